@@ -1,0 +1,30 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "kvmstub",
+    products: [
+        .executable(name: "kvmstub", targets: ["kvmstub"])
+    ],
+    targets: [
+        // C shim: <linux/kvm.h> constants and the ioctl wrappers Swift cannot call (ioctl is variadic).
+        .target(name: "CKVM"),
+        // bytes <-> packets, sans-I/O.
+        .target(name: "RSP"),
+        // ONE_REG IDs, register tables, sync groups, target.xml. Pure values.
+        .target(name: "Registers"),
+        // The protocol session; talks to a DebugTarget only.
+        .target(name: "GDBStub", dependencies: ["RSP", "Registers"]),
+        // /dev/kvm wrappers, the lazy register file, per-architecture backends.
+        .target(name: "KVM", dependencies: ["CKVM", "Registers"]),
+        // The minimal VMM; conforms to DebugTarget.
+        .target(name: "Machine", dependencies: ["KVM", "GDBStub", "Registers", "CKVM"]),
+        .executableTarget(name: "kvmstub", dependencies: ["Machine", "GDBStub", "KVM", "Registers"]),
+        .testTarget(name: "RSPTests", dependencies: ["RSP"]),
+        .testTarget(name: "RegistersTests", dependencies: ["Registers"]),
+        .testTarget(name: "GDBStubTests", dependencies: ["GDBStub", "RSP", "Registers"]),
+        .testTarget(name: "KVMTests", dependencies: ["KVM", "Registers", "CKVM", "Machine"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Registers"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,118 @@
+// CKVM: the C side of kvmstub. Constants from <linux/kvm.h> as static consts (Swift does not import
+// function-like macros such as _IOW), and ioctl wrappers (Swift cannot call the variadic ioctl(2)).
+// No logic lives here.
+#ifndef CKVM_H
+#define CKVM_H
+
+#include <linux/kvm.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+// ioctl(2) is variadic: Swift cannot call it, so every call goes through one of these.
+static inline int ckvm_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
+static inline int ckvm_ioctl_val(int fd, unsigned long request, unsigned long arg) { return ioctl(fd, request, arg); }
+
+// System ioctls.
+static const unsigned long CKVM_GET_API_VERSION = KVM_GET_API_VERSION;
+static const unsigned long CKVM_CREATE_VM = KVM_CREATE_VM;
+static const unsigned long CKVM_CHECK_EXTENSION = KVM_CHECK_EXTENSION;
+static const unsigned long CKVM_GET_VCPU_MMAP_SIZE = KVM_GET_VCPU_MMAP_SIZE;
+static const unsigned long CKVM_GET_MSR_INDEX_LIST = KVM_GET_MSR_INDEX_LIST;
+static const unsigned long CKVM_GET_SUPPORTED_CPUID = KVM_GET_SUPPORTED_CPUID;
+
+// VM ioctls.
+static const unsigned long CKVM_CREATE_VCPU = KVM_CREATE_VCPU;
+static const unsigned long CKVM_SET_USER_MEMORY_REGION = KVM_SET_USER_MEMORY_REGION;
+static const unsigned long CKVM_SET_TSS_ADDR = KVM_SET_TSS_ADDR;
+static const unsigned long CKVM_SET_IDENTITY_MAP_ADDR = KVM_SET_IDENTITY_MAP_ADDR;
+static const unsigned long CKVM_CREATE_IRQCHIP = KVM_CREATE_IRQCHIP;
+
+// vCPU ioctls.
+static const unsigned long CKVM_RUN = KVM_RUN;
+static const unsigned long CKVM_GET_REGS = KVM_GET_REGS;
+static const unsigned long CKVM_SET_REGS = KVM_SET_REGS;
+static const unsigned long CKVM_GET_SREGS = KVM_GET_SREGS;
+static const unsigned long CKVM_SET_SREGS = KVM_SET_SREGS;
+static const unsigned long CKVM_GET_FPU = KVM_GET_FPU;
+static const unsigned long CKVM_SET_FPU = KVM_SET_FPU;
+static const unsigned long CKVM_GET_DEBUGREGS = KVM_GET_DEBUGREGS;
+static const unsigned long CKVM_SET_DEBUGREGS = KVM_SET_DEBUGREGS;
+static const unsigned long CKVM_GET_MSRS = KVM_GET_MSRS;
+static const unsigned long CKVM_SET_MSRS = KVM_SET_MSRS;
+static const unsigned long CKVM_GET_ONE_REG = KVM_GET_ONE_REG;
+static const unsigned long CKVM_SET_ONE_REG = KVM_SET_ONE_REG;
+static const unsigned long CKVM_GET_REG_LIST = KVM_GET_REG_LIST;
+static const unsigned long CKVM_SET_GUEST_DEBUG = KVM_SET_GUEST_DEBUG;
+static const unsigned long CKVM_SET_CPUID2 = KVM_SET_CPUID2;
+static const unsigned long CKVM_GET_VCPU_EVENTS = KVM_GET_VCPU_EVENTS;
+static const unsigned long CKVM_SET_VCPU_EVENTS = KVM_SET_VCPU_EVENTS;
+static const unsigned long CKVM_INTERRUPT = KVM_INTERRUPT;
+
+// Capabilities.
+static const int CKVM_CAP_ONE_REG = KVM_CAP_ONE_REG;
+static const int CKVM_CAP_SYNC_REGS = KVM_CAP_SYNC_REGS;
+static const int CKVM_CAP_SET_GUEST_DEBUG = KVM_CAP_SET_GUEST_DEBUG;
+static const int CKVM_CAP_SET_GUEST_DEBUG2 = KVM_CAP_SET_GUEST_DEBUG2;
+static const int CKVM_CAP_NR_VCPUS = KVM_CAP_NR_VCPUS;
+static const int CKVM_CAP_MAX_VCPUS = KVM_CAP_MAX_VCPUS;
+static const int CKVM_CAP_DEBUGREGS = KVM_CAP_DEBUGREGS;
+static const int CKVM_CAP_XSAVE = KVM_CAP_XSAVE;
+static const int CKVM_CAP_IMMEDIATE_EXIT = KVM_CAP_IMMEDIATE_EXIT;
+static const int CKVM_CAP_USER_MEMORY = KVM_CAP_USER_MEMORY;
+
+// Guest debug control flags.
+static const uint32_t CKVM_GUESTDBG_ENABLE = KVM_GUESTDBG_ENABLE;
+static const uint32_t CKVM_GUESTDBG_SINGLESTEP = KVM_GUESTDBG_SINGLESTEP;
+static const uint32_t CKVM_GUESTDBG_USE_SW_BP = KVM_GUESTDBG_USE_SW_BP;
+static const uint32_t CKVM_GUESTDBG_USE_HW_BP = KVM_GUESTDBG_USE_HW_BP;
+static const uint32_t CKVM_GUESTDBG_INJECT_BP = KVM_GUESTDBG_INJECT_BP;
+static const uint32_t CKVM_GUESTDBG_BLOCKIRQ = KVM_GUESTDBG_BLOCKIRQ;
+
+// Exit reasons.
+static const uint32_t CKVM_EXIT_UNKNOWN = KVM_EXIT_UNKNOWN;
+static const uint32_t CKVM_EXIT_EXCEPTION = KVM_EXIT_EXCEPTION;
+static const uint32_t CKVM_EXIT_IO = KVM_EXIT_IO;
+static const uint32_t CKVM_EXIT_DEBUG = KVM_EXIT_DEBUG;
+static const uint32_t CKVM_EXIT_HLT = KVM_EXIT_HLT;
+static const uint32_t CKVM_EXIT_MMIO = KVM_EXIT_MMIO;
+static const uint32_t CKVM_EXIT_SHUTDOWN = KVM_EXIT_SHUTDOWN;
+static const uint32_t CKVM_EXIT_FAIL_ENTRY = KVM_EXIT_FAIL_ENTRY;
+static const uint32_t CKVM_EXIT_INTR = KVM_EXIT_INTR;
+static const uint32_t CKVM_EXIT_INTERNAL_ERROR = KVM_EXIT_INTERNAL_ERROR;
+static const uint32_t CKVM_EXIT_SYSTEM_EVENT = KVM_EXIT_SYSTEM_EVENT;
+static const uint8_t CKVM_EXIT_IO_IN = KVM_EXIT_IO_IN;
+static const uint8_t CKVM_EXIT_IO_OUT = KVM_EXIT_IO_OUT;
+
+// kvm_run->kvm_valid_regs / kvm_dirty_regs bits (KVM_CAP_SYNC_REGS).
+static const uint64_t CKVM_SYNC_X86_REGS = KVM_SYNC_X86_REGS;
+static const uint64_t CKVM_SYNC_X86_SREGS = KVM_SYNC_X86_SREGS;
+static const uint64_t CKVM_SYNC_X86_EVENTS = KVM_SYNC_X86_EVENTS;
+
+// The ONE_REG ID fields (include/uapi/linux/kvm.h).
+static const uint64_t CKVM_REG_ARCH_MASK = KVM_REG_ARCH_MASK;
+static const uint64_t CKVM_REG_X86 = KVM_REG_X86;
+static const uint64_t CKVM_REG_ARM64 = KVM_REG_ARM64;
+static const uint64_t CKVM_REG_PPC = KVM_REG_PPC;
+static const uint64_t CKVM_REG_SIZE_MASK = KVM_REG_SIZE_MASK;
+static const int CKVM_REG_SIZE_SHIFT = KVM_REG_SIZE_SHIFT;
+
+// x86 MSRs through ONE_REG arrived in Linux 6.18 (arch/x86/include/uapi/asm/kvm.h); Debian 12's headers
+// predate it, so the encoding is spelled out here: KVM_REG_X86 | size | type << 32 | index.
+#ifndef KVM_X86_REG_TYPE_MSR
+#define KVM_X86_REG_TYPE_MSR 2
+#endif
+static const uint64_t CKVM_X86_REG_TYPE_MSR = KVM_X86_REG_TYPE_MSR;
+
+// The layout the Swift side relies on when it reads the shared kvm_run page and the bulk structs.
+_Static_assert(sizeof(struct kvm_regs) == 144, "struct kvm_regs");
+_Static_assert(sizeof(struct kvm_segment) == 24, "struct kvm_segment");
+_Static_assert(offsetof(struct kvm_sregs, cr0) == 8 * 24 + 2 * 16, "kvm_sregs.cr0");
+_Static_assert(sizeof(struct kvm_fpu) == 416, "struct kvm_fpu");
+_Static_assert(offsetof(struct kvm_fpu, xmm) == 152, "kvm_fpu.xmm");
+_Static_assert(sizeof(struct kvm_guest_debug) == 72, "struct kvm_guest_debug");
+
+static inline size_t ckvm_run_sync_regs_offset(void) { return offsetof(struct kvm_run, s.regs); }
+static inline size_t ckvm_run_io_offset(void) { return offsetof(struct kvm_run, io); }
+
+#endif
