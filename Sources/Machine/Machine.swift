@@ -1,1 +1,413 @@
-// placeholder
+import CKVM
+import GDBStub
+import Glibc
+import KVM
+import Registers
+import Synchronization
+
+public struct MachineConfiguration: Sendable {
+    public var memorySize: Int = 128 << 20
+    public var vcpuCount: Int = 1
+    /// Where the serial port's output goes.
+    public var serialFD: Int32 = 1
+    /// nil: probe the host at start-up.
+    public var breakpointStrategy: SoftwareBreakpointStrategy? = nil
+    /// Use kvm_run->s.regs (KVM_CAP_SYNC_REGS) when the host has it.
+    public var useSyncRegs: Bool = true
+    /// KVM_GUESTDBG_BLOCKIRQ on steps, where the kernel lists it.
+    public var blockIRQWhileStepping: Bool = true
+
+    public init() {}
+}
+
+/// One vCPU, its register file and its thread. Fields marked (lock) belong to `Machine.control`.
+final class VCPUContext: @unchecked Sendable {
+    let vcpu: VCPU
+    let backend: X86Backend
+    let registers: RegisterFile
+    var thread = pthread_t()
+    /// (lock) What to do next; taken by the vCPU thread.
+    var command: RunCommand?
+    /// (lock) Inside its run loop.
+    var running = false
+    /// (lock) For `info threads` and `monitor vcpus`.
+    var lastExit = "none yet"
+    /// The guest-debug state last given to the kernel, so KVM_SET_GUEST_DEBUG is called only on a change.
+    var appliedDebug: GuestDebugState?
+    /// Virtual page → physical page, valid until the next run.
+    var translations: [UInt64: UInt64] = [:]
+    /// The counter snapshot at attach, for `monitor sync-stats`.
+    var statsBase: [String: Int] = [:]
+
+    init(vcpu: VCPU, syncRegs: Bool) {
+        self.vcpu = vcpu
+        backend = X86Backend(vcpu: vcpu, syncRegs: syncRegs)
+        registers = RegisterFile(backend: backend)
+    }
+}
+
+struct GuestDebugState: Equatable {
+    var control: UInt32
+    var debugRegisters: [UInt64]
+}
+
+struct RunCommand {
+    let action: ResumeAction
+    let debug: GuestDebugState
+}
+
+/// The minimal VMM: guest RAM, one thread per vCPU, port I/O, and the `DebugTarget` gdb talks to.
+public final class Machine: DebugTarget, @unchecked Sendable {
+    public let kvm: KVMSystem
+    public let capabilities: KVMCapabilities
+    public let vm: VirtualMachine
+    public let memory: GuestMemory
+    public let configuration: MachineConfiguration
+    public let registerTable = RegisterTable.x86_64
+    public let strategy: SoftwareBreakpointStrategy
+    let contexts: [VCPUContext]
+    let ports: PortIO
+
+    let control = Condition()
+    let notifier = EventNotifier()
+    /// Set when every vCPU must leave KVM_RUN (all-stop); read by the vCPU threads after EINTR.
+    let stopRequested = Atomic<Bool>(false)
+
+    // (lock) Run state.
+    var runningCount = 0
+    var firstStop: StopEvent?
+    var pendingStop: StopEvent?
+    var lastStop: StopEvent
+    var debuggerAttached = false
+    var shuttingDown = false
+
+    // Session thread only, while every vCPU is stopped.
+    var breakpoints: BreakpointTable
+    public var blockIRQWhileStepping: Bool
+    /// The exit status the guest asked for through the exit port, once it has.
+    public private(set) var guestExitStatus: UInt8?
+    /// Called on a vCPU thread when the guest stops with no debugger attached (exit port, fault).
+    public var unattendedStop: (@Sendable (StopEvent) -> Void)?
+
+    public init(configuration: MachineConfiguration = MachineConfiguration(), kvm: KVMSystem? = nil) throws {
+        self.configuration = configuration
+        let kvm = try kvm ?? KVMSystem()
+        self.kvm = kvm
+        capabilities = KVMCapabilities(kvm)
+        strategy = try configuration.breakpointStrategy ?? SoftwareBreakpointProbe.run(kvm)
+        breakpoints = BreakpointTable(strategy: strategy)
+        blockIRQWhileStepping = configuration.blockIRQWhileStepping
+        vm = try kvm.createVM()
+        try vm.setTSSAddress(0xfffb_d000)
+        memory = try GuestMemory(size: configuration.memorySize)
+        try vm.mapMemory(guestPhysical: 0, size: configuration.memorySize, host: memory.host)
+        let syncRegs = configuration.useSyncRegs && capabilities.syncRegs & CKVM_SYNC_X86_REGS != 0
+            && capabilities.syncRegs & CKVM_SYNC_X86_SREGS != 0
+        var contexts: [VCPUContext] = []
+        for i in 0..<configuration.vcpuCount {
+            let vcpu = try vm.createVCPU(index: i)
+            try vcpu.setCPUID(fromSupportedOf: kvm)
+            contexts.append(VCPUContext(vcpu: vcpu, syncRegs: syncRegs))
+        }
+        self.contexts = contexts
+        ports = PortIO(serialFD: configuration.serialFD)
+        lastStop = StopEvent(thread: 1, reason: .stepped)
+        X86Boot.writeTables(memory)
+        VCPUSignal.install()
+    }
+
+    deinit {
+        control.withLock {
+            shuttingDown = true
+            control.broadcast()
+        }
+    }
+
+    // MARK: Loading
+
+    /// Copy an ELF image into guest RAM and point every vCPU at its entry in long mode.
+    public func load(_ image: ELFImage, name: String) throws {
+        for s in image.segments {
+            guard s.physicalAddress >= X86Boot.reservedEnd else {
+                throw LoadError(
+                    "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) overlaps the boot page tables below 0x8000")
+            }
+            guard memory.contains(s.physicalAddress, count: s.memorySize) else {
+                throw LoadError(
+                    "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) (+\(s.memorySize) bytes) lies outside guest RAM (\(memory.size >> 20) MiB)")
+            }
+            memory.write(s.physicalAddress, image.bytes[s.fileOffset..<s.fileOffset + s.fileSize])
+            if s.memorySize > s.fileSize,
+                let p = memory.pointer(s.physicalAddress + UInt64(s.fileSize), count: s.memorySize - s.fileSize)
+            {
+                memset(p, 0, s.memorySize - s.fileSize)
+            }
+        }
+        let stackTop = UInt64(memory.size) & ~0xf
+        for (i, ctx) in contexts.enumerated() {
+            // Secondary vCPUs get their own 64 KiB stack below the boot vCPU's.
+            try X86Boot.enterLongMode(
+                ctx.backend, registers: ctx.registers, entry: image.entry, stack: stackTop - UInt64(i) * 0x10000)
+        }
+    }
+
+    /// Copy raw code into guest RAM at `address` and start every vCPU there in long mode (tests, probes).
+    public func loadFlat(_ code: [UInt8], at address: UInt64) throws {
+        guard address >= X86Boot.reservedEnd, memory.write(address, code) else {
+            throw LoadError("flat image at 0x\(String(address, radix: 16)) does not fit in guest RAM")
+        }
+        for (i, ctx) in contexts.enumerated() {
+            try X86Boot.enterLongMode(
+                ctx.backend, registers: ctx.registers, entry: address,
+                stack: (UInt64(memory.size) & ~0xf) - UInt64(i) * 0x10000)
+        }
+    }
+
+    // MARK: Threads
+
+    /// Start the vCPU threads. With `running`, the guest runs at once; otherwise it waits for a debugger.
+    public func start(running: Bool) {
+        for ctx in contexts {
+            let box = Unmanaged.passRetained(ThreadBox(machine: self, context: ctx)).toOpaque()
+            var tid = pthread_t()
+            pthread_create(
+                &tid, nil,
+                { arg in
+                    let box = Unmanaged<ThreadBox>.fromOpaque(arg!).takeRetainedValue()
+                    box.machine.vcpuThread(box.context)
+                    return nil
+                }, box)
+            ctx.thread = tid
+        }
+        if running { _ = try? resume([:], otherThreads: .continue) }
+    }
+
+    private final class ThreadBox {
+        let machine: Machine
+        let context: VCPUContext
+        init(machine: Machine, context: VCPUContext) {
+            self.machine = machine
+            self.context = context
+        }
+    }
+
+    func vcpuThread(_ ctx: VCPUContext) {
+        VCPUSignal.unblockInThisThread()  // the creating thread may block it (a test runner's pool does)
+        control.lock()
+        while true {
+            while ctx.command == nil && !shuttingDown { control.wait() }
+            if shuttingDown { break }
+            let command = ctx.command!
+            ctx.command = nil
+            ctx.running = true
+            // A kick that came before this run started must still stop it.
+            ctx.vcpu.setImmediateExit(stopRequested.load(ordering: .relaxed))
+            control.unlock()
+            let reason = execute(ctx, command)
+            control.lock()
+            ctx.running = false
+            vcpuStopped(ctx, reason: reason)
+        }
+        control.unlock()
+    }
+
+    /// Runs until something gdb must hear about; nil when kicked out by the all-stop.
+    private func execute(_ ctx: VCPUContext, _ command: RunCommand) -> StopReason? {
+        do {
+            if ctx.appliedDebug != command.debug {
+                try ctx.vcpu.setGuestDebug(control: command.debug.control, debugRegisters: command.debug.debugRegisters)
+                ctx.appliedDebug = command.debug
+            }
+            while true {
+                try ctx.registers.flushBeforeRun()
+                let exited = try ctx.vcpu.runOnce()
+                ctx.registers.invalidateAfterRun()
+                ctx.translations.removeAll(keepingCapacity: true)
+                if !exited {
+                    if stopRequested.load(ordering: .acquiring) { return nil }
+                    continue
+                }
+                if let reason = try handleExit(ctx) { return reason }
+            }
+        } catch {
+            let message = "\(error)"
+            return .fault(signal: 4, description: message)
+        }
+    }
+
+    /// (lock held) One vCPU left its run loop.
+    private func vcpuStopped(_ ctx: VCPUContext, reason: StopReason?) {
+        runningCount -= 1
+        if let reason {
+            if case .fault(_, let description) = reason { report("vCPU \(ctx.vcpu.index): \(description)") }
+            if firstStop == nil {
+                firstStop = StopEvent(thread: ctx.vcpu.index + 1, reason: reason)
+                kickAll()
+            }
+        }
+        guard runningCount == 0 else { return }
+        let stop = firstStop ?? StopEvent(thread: lastStop.thread, reason: .interrupted)
+        firstStop = nil
+        stopRequested.store(false, ordering: .releasing)
+        if case .exited(let status) = stop.reason { guestExitStatus = status }
+        if debuggerAttached {
+            pendingStop = stop
+            notifier.signal()
+        } else {
+            lastStop = stop
+            unattendedStop?(stop)
+        }
+        control.broadcast()
+    }
+
+    /// (lock held) All-stop: make every running vCPU leave KVM_RUN.
+    func kickAll() {
+        stopRequested.store(true, ordering: .releasing)
+        for ctx in contexts where ctx.running {
+            ctx.vcpu.setImmediateExit(true)
+            pthread_kill(ctx.thread, VCPUSignal.number)
+        }
+    }
+
+    func report(_ line: String) {
+        let text = "kvmstub: \(line)\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
+
+    // MARK: Exits
+
+    private func handleExit(_ ctx: VCPUContext) throws -> StopReason? {
+        let run = ctx.vcpu.run
+        let reason = ckvm_run_exit_reason(run)
+        switch reason {
+        case CKVM_EXIT_IO:
+            ctx.lastExit = "IO"
+            return handleIO(run)
+        case CKVM_EXIT_DEBUG:
+            ctx.lastExit = "DEBUG"
+            return try handleDebug(ctx)
+        case CKVM_EXIT_HLT:
+            ctx.lastExit = "HLT"
+            let rip = try ripOf(ctx)
+            if let phys = translate(ctx, rip &- 1), let patch = breakpoints.patch(atPhysical: phys), patch.trap == 0xF4 {
+                try ctx.registers.write(registerTable.pcRegnum, withUnsafeBytes(of: rip &- 1) { Array($0) })
+                return .softwareBreakpoint
+            }
+            return .fault(signal: 17, description: "halted at rip 0x\(hex(rip &- 1)) with nothing to wake it (no interrupt controller)")
+        case CKVM_EXIT_MMIO:
+            ctx.lastExit = "MMIO"
+            let address = ckvm_run_mmio_phys_addr(run)
+            let write = ckvm_run_mmio_is_write(run) != 0
+            return .fault(
+                signal: 10,
+                description: "\(write ? "write to" : "read from") guest-physical 0x\(hex(address)), which no memory slot covers, at rip 0x\(hex(try ripOf(ctx)))")
+        case CKVM_EXIT_SHUTDOWN:
+            ctx.lastExit = "SHUTDOWN"
+            return .fault(signal: 11, description: "triple fault (KVM_EXIT_SHUTDOWN) at rip 0x\(hex(try ripOf(ctx)))")
+        case CKVM_EXIT_FAIL_ENTRY:
+            ctx.lastExit = "FAIL_ENTRY"
+            return .fault(signal: 4, description: "VM entry failed, hardware reason 0x\(hex(ckvm_run_fail_entry_reason(run)))")
+        case CKVM_EXIT_INTERNAL_ERROR:
+            ctx.lastExit = "INTERNAL_ERROR"
+            let sub = ckvm_run_internal_suberror(run)
+            let what = sub == 1 ? "instruction emulation failed" : "suberror \(sub)"
+            return .fault(signal: 4, description: "KVM internal error: \(what) at rip 0x\(hex(try ripOf(ctx)))")
+        case CKVM_EXIT_SYSTEM_EVENT:
+            ctx.lastExit = "SYSTEM_EVENT"
+            return .fault(signal: 11, description: "system event \(ckvm_run_system_event_type(run)) (shutdown or reset)")
+        default:
+            ctx.lastExit = "exit \(reason)"
+            return .fault(signal: 4, description: "unhandled KVM exit reason \(reason)")
+        }
+    }
+
+    private func handleIO(_ run: UnsafeMutablePointer<kvm_run>) -> StopReason? {
+        let size = Int(ckvm_run_io_size(run))
+        let count = Int(ckvm_run_io_count(run))
+        let port = ckvm_run_io_port(run)
+        let data = UnsafeMutableRawBufferPointer(start: ckvm_run_io_data(run), count: size * count)
+        if ckvm_run_io_direction(run) == CKVM_EXIT_IO_OUT {
+            if case .exit(let status) = ports.write(port: port, bytes: UnsafeRawBufferPointer(data)) {
+                return .exited(status: status)
+            }
+        } else {
+            ports.read(port: port, into: data)
+        }
+        return nil
+    }
+
+    private func handleDebug(_ ctx: VCPUContext) throws -> StopReason? {
+        let run = ctx.vcpu.run
+        let exception = ckvm_run_debug_exception(run)
+        if exception == 3 {  // #BP from an int3: ours, or the guest's own to give back
+            let pc = ckvm_run_debug_pc(run)
+            if let phys = translate(ctx, pc), breakpoints.patch(atPhysical: phys)?.trap == 0xCC {
+                return .softwareBreakpoint
+            }
+            var debug = ctx.appliedDebug ?? GuestDebugState(control: 0, debugRegisters: [])
+            debug.control |= CKVM_GUESTDBG_INJECT_BP
+            try ctx.vcpu.setGuestDebug(control: debug.control, debugRegisters: debug.debugRegisters)
+            ctx.appliedDebug = nil  // the next run sets the plain state again
+            return nil
+        }
+        let dr6 = ckvm_run_debug_dr6(run)
+        for i in 0..<4 where dr6 & (1 << UInt64(i)) != 0 {
+            guard let slot = breakpoints.slots[i] else { continue }
+            switch slot.kind {
+            case .software: return .softwareBreakpoint
+            case .hardware: return .hardwareBreakpoint
+            default: return .watchpoint(slot.kind, address: slot.address)
+            }
+        }
+        return .stepped
+    }
+
+    private func ripOf(_ ctx: VCPUContext) throws -> UInt64 {
+        let bytes = try ctx.registers.read(registerTable.pcRegnum) ?? []
+        return bytes.count == 8 ? bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } : 0
+    }
+
+    // MARK: Translation
+
+    /// Guest-virtual to guest-physical through the guest's page tables (cached until the next run).
+    func translate(_ ctx: VCPUContext, _ virtual: UInt64) -> UInt64? {
+        let page = virtual & ~0xfff
+        if let p = ctx.translations[page] { return p | (virtual & 0xfff) }
+        guard let walk = pageWalk(ctx), let (physical, _) = walk.translate(page) else { return nil }
+        ctx.translations[page] = physical
+        return physical | (virtual & 0xfff)
+    }
+
+    func pageWalk(_ ctx: VCPUContext) -> X86PageWalk? {
+        guard (try? ctx.registers.ensure(.x86Sregs)) != nil else { return nil }
+        let s = ctx.backend.sregs
+        return X86PageWalk(cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, memory: memory)
+    }
+
+    func context(_ thread: Int) throws(TargetError) -> VCPUContext {
+        guard thread >= 1 && thread <= contexts.count else { throw .invalidArgument("no thread \(thread)") }
+        return contexts[thread - 1]
+    }
+
+    func hex(_ v: UInt64) -> String { String(v, radix: 16) }
+}
+
+/// The signal that kicks a vCPU thread out of KVM_RUN. Its handler does nothing: the point is the EINTR.
+enum VCPUSignal {
+    static let number = SIGUSR1
+
+    static func install() {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0  // no SA_RESTART: KVM_RUN must return
+        sigaction(number, &action, nil)
+    }
+
+    static func unblockInThisThread() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, number)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+}

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>  // the stop notification; Glibc's Swift module does not export it
 
 // ioctl(2) is variadic: Swift cannot call it, so every call goes through one of these.
 static inline int ckvm_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
@@ -114,5 +115,39 @@ _Static_assert(sizeof(struct kvm_guest_debug) == 72, "struct kvm_guest_debug");
 
 static inline size_t ckvm_run_sync_regs_offset(void) { return offsetof(struct kvm_run, s.regs); }
 static inline size_t ckvm_run_io_offset(void) { return offsetof(struct kvm_run, io); }
+
+// The shared kvm_run page. Its exit data sit in an anonymous union that Swift imports only under generated
+// names, so these accessors name the fields; each is a single load or address computation.
+static inline uint32_t ckvm_run_exit_reason(const struct kvm_run *r) { return r->exit_reason; }
+static inline void ckvm_run_set_immediate_exit(struct kvm_run *r, uint8_t v) { r->immediate_exit = v; }
+static inline uint8_t ckvm_run_if_flag(const struct kvm_run *r) { return r->if_flag; }
+static inline uint8_t ckvm_run_io_direction(const struct kvm_run *r) { return r->io.direction; }
+static inline uint8_t ckvm_run_io_size(const struct kvm_run *r) { return r->io.size; }
+static inline uint16_t ckvm_run_io_port(const struct kvm_run *r) { return r->io.port; }
+static inline uint32_t ckvm_run_io_count(const struct kvm_run *r) { return r->io.count; }
+static inline uint8_t *ckvm_run_io_data(struct kvm_run *r) { return (uint8_t *)r + r->io.data_offset; }
+static inline uint32_t ckvm_run_debug_exception(const struct kvm_run *r) { return r->debug.arch.exception; }
+static inline uint64_t ckvm_run_debug_pc(const struct kvm_run *r) { return r->debug.arch.pc; }
+static inline uint64_t ckvm_run_debug_dr6(const struct kvm_run *r) { return r->debug.arch.dr6; }
+static inline uint64_t ckvm_run_debug_dr7(const struct kvm_run *r) { return r->debug.arch.dr7; }
+static inline uint64_t ckvm_run_mmio_phys_addr(const struct kvm_run *r) { return r->mmio.phys_addr; }
+static inline uint8_t *ckvm_run_mmio_data(struct kvm_run *r) { return r->mmio.data; }
+static inline uint32_t ckvm_run_mmio_len(const struct kvm_run *r) { return r->mmio.len; }
+static inline uint8_t ckvm_run_mmio_is_write(const struct kvm_run *r) { return r->mmio.is_write; }
+static inline uint32_t ckvm_run_internal_suberror(const struct kvm_run *r) { return r->internal.suberror; }
+static inline uint32_t ckvm_run_internal_ndata(const struct kvm_run *r) { return r->internal.ndata; }
+static inline uint64_t ckvm_run_internal_data(const struct kvm_run *r, uint32_t i) { return i < 16 ? r->internal.data[i] : 0; }
+static inline uint64_t ckvm_run_fail_entry_reason(const struct kvm_run *r) { return r->fail_entry.hardware_entry_failure_reason; }
+static inline uint32_t ckvm_run_system_event_type(const struct kvm_run *r) { return r->system_event.type; }
+static inline uint32_t ckvm_run_exception_number(const struct kvm_run *r) { return r->ex.exception; }
+static inline uint64_t *ckvm_run_valid_regs(struct kvm_run *r) { return &r->kvm_valid_regs; }
+static inline uint64_t *ckvm_run_dirty_regs(struct kvm_run *r) { return &r->kvm_dirty_regs; }
+static inline struct kvm_regs *ckvm_run_sync_regs(struct kvm_run *r) { return &r->s.regs.regs; }
+static inline struct kvm_sregs *ckvm_run_sync_sregs(struct kvm_run *r) { return &r->s.regs.sregs; }
+
+// Variable-length ioctl arguments (a count followed by a flexible array) are sized here.
+static inline size_t ckvm_msrs_size(uint32_t n) { return sizeof(struct kvm_msrs) + n * sizeof(struct kvm_msr_entry); }
+static inline size_t ckvm_msr_list_size(uint32_t n) { return sizeof(struct kvm_msr_list) + n * sizeof(uint32_t); }
+static inline size_t ckvm_cpuid2_size(uint32_t n) { return sizeof(struct kvm_cpuid2) + n * sizeof(struct kvm_cpuid_entry2); }
 
 #endif

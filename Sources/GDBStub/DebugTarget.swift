@@ -1,0 +1,128 @@
+import Registers
+
+/// Why the target stopped, as the session turns it into a stop reply.
+public enum StopReason: Sendable, Equatable {
+    /// A single step finished: `T05`.
+    case stepped
+    /// A software breakpoint the session inserted was hit: `T05…swbreak:;` (when gdb negotiated swbreak+).
+    case softwareBreakpoint
+    /// A hardware breakpoint was hit: `T05…hwbreak:;`.
+    case hardwareBreakpoint
+    /// A watchpoint triggered: `T05…watch:ADDR;` (or rwatch/awatch).
+    case watchpoint(BreakpointKind, address: UInt64)
+    /// Stopped on request (Ctrl-C, or gdb attaching to a running guest): `T02`.
+    case interrupted
+    /// Stopped by a fault the guest cannot go on from (triple fault, internal error, HLT with interrupts off):
+    /// `T` with this signal, in gdb's own numbering (GDB_SIGNAL_SEGV 11, ILL 4, BUS 10, STOP 17); gdb can still read state.
+    case fault(signal: UInt8, description: String)
+    /// The guest ended the run through the exit port: `Wnn`.
+    case exited(status: UInt8)
+    /// The guest is gone for good: `Xnn`.
+    case terminated(signal: UInt8)
+}
+
+/// A stop of one vCPU (gdb thread id = vCPU index + 1); in all-stop mode every other vCPU is stopped too.
+public struct StopEvent: Sendable, Equatable {
+    public let thread: Int
+    public let reason: StopReason
+
+    public init(thread: Int, reason: StopReason) {
+        self.thread = thread
+        self.reason = reason
+    }
+}
+
+public enum ResumeAction: Sendable, Equatable {
+    case `continue`
+    case step
+}
+
+public enum ResumeResult: Sendable, Equatable {
+    /// The target finished at once (a step run on the caller's thread): report this stop now.
+    case stopped(StopEvent)
+    /// The vCPUs run; a stop arrives through `stopNotificationFD` and `takeStop()`.
+    case running
+}
+
+/// `Z`/`z` types 0–4.
+public enum BreakpointKind: Int, Sendable, Hashable, CaseIterable {
+    case software = 0
+    case hardware = 1
+    case writeWatchpoint = 2
+    case readWatchpoint = 3
+    case accessWatchpoint = 4
+}
+
+/// A failure the session reports as `E nn` and goes on from.
+public enum TargetError: Error, Sendable, Equatable {
+    /// The address is not mapped, or not backed by guest memory: `E14` (EFAULT).
+    case badAddress(UInt64)
+    /// A register number, thread or argument the target does not have: `E22` (EINVAL).
+    case invalidArgument(String)
+    /// The target cannot do this at all (e.g. a watchpoint kind the hardware lacks): the empty reply.
+    case unsupported
+    /// No resource left (all debug-register slots used): `E28` (ENOSPC).
+    case noSpace(String)
+    /// The kernel refused: `E05` (EIO), and the message goes to stderr.
+    case failed(String)
+
+    /// The two hex digits of the `E` reply.
+    public var errorCode: UInt8 {
+        switch self {
+        case .badAddress: 14
+        case .invalidArgument: 22
+        case .unsupported: 0
+        case .noSpace: 28
+        case .failed: 5
+        }
+    }
+}
+
+/// What the protocol session needs from a machine. The `Machine` module implements it over KVM; the tests
+/// implement it in memory. All calls come from the session's thread while the target is stopped, except
+/// `interrupt()`, which the session calls while it runs.
+public protocol DebugTarget: AnyObject {
+    var registerTable: RegisterTable { get }
+    /// gdb thread ids, one per vCPU: vCPU index + 1.
+    var threadIDs: [Int] { get }
+
+    /// The value of one register as gdb sees it (`registerTable[regnum].byteSize` bytes, little-endian),
+    /// or nil when it cannot be had (the reply shows `xx`, never zeros).
+    func readRegister(_ regnum: Int, thread: Int) throws(TargetError) -> [UInt8]?
+    func writeRegister(_ regnum: Int, value: [UInt8], thread: Int) throws(TargetError)
+
+    /// Reads guest-virtual memory as the vCPU `thread` sees it: the readable prefix of the range
+    /// (empty when the first byte is unmapped). Inserted software breakpoints read as the original bytes.
+    func readMemory(at address: UInt64, count: Int, thread: Int) throws(TargetError) -> [UInt8]
+    /// Writes guest-virtual memory; all or nothing.
+    func writeMemory(at address: UInt64, bytes: [UInt8], thread: Int) throws(TargetError)
+
+    /// The `Z` kinds this target implements; `qSupported` (hwbreak+, swbreak+) follows from it.
+    var supportedBreakpointKinds: Set<BreakpointKind> { get }
+    func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError)
+    func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError)
+
+    /// Resume: `actions[thread]` for the threads named, `otherThreads` for the rest (nil: they stay stopped).
+    func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult
+    /// Becomes readable (poll(2)) when a stop is ready; `takeStop()` drains it.
+    var stopNotificationFD: Int32 { get }
+    /// The pending stop, if the notification fired. Non-blocking.
+    func takeStop() -> StopEvent?
+    /// Ctrl-C while running: stop every vCPU; the stop arrives through the notification.
+    func interrupt()
+
+    /// A debugger connects: stop the guest if it runs (QEMU's behaviour when gdb attaches to a running
+    /// guest) and say why it is stopped — the answer to `?`.
+    func attach() -> StopEvent
+    /// gdb detached (or vanished): the session already removed its breakpoints; let the guest run.
+    func detach()
+    /// `k`: end the guest and the program.
+    func kill()
+
+    /// Monitor commands the target adds (`sync-stats`, …): nil when the command is not the target's.
+    func monitor(_ command: String) -> String?
+    /// Lines for `monitor help`, one per command the target adds.
+    var monitorHelp: [String] { get }
+    /// `qThreadExtraInfo`: what `info threads` shows beside a thread.
+    func threadExtraInfo(_ thread: Int) -> String?
+}

@@ -1,0 +1,204 @@
+import CKVM
+import Glibc
+import Registers
+
+/// The x86-64 backend: the private IDs of `X86RegisterSpace` resolve to offsets in the bulk structs
+/// (KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_FPU); MSRs go through KVM_GET_ONE_REG with the kernel's own IDs
+/// (Linux 6.18+), or KVM_GET_MSRS where the kernel refuses ONE_REG for them.
+public final class X86Backend: RegisterBackend {
+    public let table: RegisterTable
+    public let vcpu: VCPU
+    public var regs = kvm_regs()
+    public var sregs = kvm_sregs()
+    public var fpu = kvm_fpu()
+    public private(set) var msrs: [UInt32: UInt64] = [:]
+    /// MSRs gdb wrote since the last flush: only these go back, so a flush never replays a stale value of
+    /// an MSR that KVM_SET_SREGS also sets (EFER, and the FS/GS bases).
+    private var dirtyMSRs: Set<UInt32> = []
+    /// Use kvm_run->s.regs for REGS and SREGS (KVM_CAP_SYNC_REGS).
+    public let syncRegs: Bool
+    /// nil until the first MSR access decides: true = ONE_REG works for MSRs here.
+    public private(set) var msrsThroughOneReg: Bool?
+
+    public init(vcpu: VCPU, table: RegisterTable = .x86_64, syncRegs: Bool) {
+        self.vcpu = vcpu
+        self.table = table
+        self.syncRegs = syncRegs
+        if syncRegs {
+            ckvm_run_valid_regs(vcpu.run).pointee = CKVM_SYNC_X86_REGS | CKVM_SYNC_X86_SREGS
+        }
+    }
+
+    private lazy var msrIndices: [UInt32] = table.registers.compactMap {
+        X86ID.space(of: $0.id) == .msr ? X86ID.index(of: $0.id) : nil
+    }
+
+    public func fetch(_ group: SyncGroup) throws(KVMError) {
+        switch group {
+        case .x86Regs: try vcpu.getRegs(&regs)
+        case .x86Sregs: try vcpu.getSregs(&sregs)
+        case .x86FPU: try vcpu.getFPU(&fpu)
+        case .x86MSRs: try fetchMSRs()
+        default: break
+        }
+    }
+
+    public func flush(_ group: SyncGroup) throws(KVMError) {
+        switch group {
+        case .x86Regs: try vcpu.setRegs(&regs)
+        case .x86Sregs:
+            try vcpu.setSregs(&sregs)
+            publishCR8()
+        case .x86FPU: try vcpu.setFPU(&fpu)
+        case .x86MSRs: try flushMSRs()
+        default: break
+        }
+    }
+
+    private func fetchMSRs() throws(KVMError) {
+        if msrsThroughOneReg != false {
+            do {
+                for msr in msrIndices {
+                    var v: UInt64 = 0
+                    try withUnsafeMutableBytes(of: &v) { (b) throws(KVMError) in try vcpu.getOneReg(X86ID.msr(msr).rawValue, into: b) }
+                    msrs[msr] = v
+                }
+                msrsThroughOneReg = true
+                return
+            } catch where msrsThroughOneReg == nil && [EINVAL, ENOENT, ENOTTY].contains(error.errno) {
+                msrsThroughOneReg = false  // a kernel before 6.18: fall back for good
+            }
+        }
+        for (msr, v) in zip(msrIndices, try vcpu.getMSRs(msrIndices)) { msrs[msr] = v }
+    }
+
+    private func flushMSRs() throws(KVMError) {
+        let written = msrIndices.filter { dirtyMSRs.contains($0) }
+        dirtyMSRs = []
+        if msrsThroughOneReg == true {
+            for msr in written {
+                var v = msrs[msr] ?? 0
+                try withUnsafeBytes(of: &v) { (b) throws(KVMError) in try vcpu.setOneReg(X86ID.msr(msr).rawValue, from: b) }
+            }
+        } else if !written.isEmpty {
+            try vcpu.setMSRs(written, values: written.map { msrs[$0] ?? 0 })
+        }
+    }
+
+    /// Without an in-kernel local APIC, KVM_RUN first sets CR8 from kvm_run->cr8 (arch/x86/kvm/x86.c,
+    /// "re-sync apic's tpr"), overriding what KVM_SET_SREGS wrote: so a CR8 write goes there too.
+    private func publishCR8() { vcpu.run.pointee.cr8 = sregs.cr8 }
+
+    /// kvm_sregs also carries EFER and the FS/GS bases: keep the cached copy in step with an MSR write, so
+    /// a later KVM_SET_SREGS (or kvm_run's SREGS) does not undo it.
+    private func mirrorIntoSregs(_ msr: UInt32, _ value: UInt64) {
+        switch msr {
+        case X86MSR.efer: sregs.efer = value
+        case X86MSR.fsBase: sregs.fs.base = value
+        case X86MSR.gsBase: sregs.gs.base = value
+        default: break
+        }
+    }
+
+    public func kernelValue(of register: RegisterDescriptor) -> [UInt8]? {
+        let id = register.id
+        let index = Int(X86ID.index(of: id))
+        let size = id.byteSize
+        switch X86ID.space(of: id) {
+        case .regs: return Self.bytes(of: &regs, at: index, count: size)
+        case .sregs: return Self.bytes(of: &sregs, at: index, count: size)
+        case .fpu where UInt32(index) == X86ID.fullTagWordIndex:
+            return withUnsafeBytes(of: fullTagWord()) { Array($0) }
+        case .fpu: return Self.bytes(of: &fpu, at: index, count: size)
+        case .msr: return msrs[UInt32(index)].map { v in withUnsafeBytes(of: v) { Array($0) } }
+        default: return nil
+        }
+    }
+
+    public func setKernelValue(_ bytes: [UInt8], of register: RegisterDescriptor) {
+        let id = register.id
+        let index = Int(X86ID.index(of: id))
+        switch X86ID.space(of: id) {
+        case .regs: Self.store(bytes, into: &regs, at: index)
+        case .sregs: Self.store(bytes, into: &sregs, at: index)
+        case .fpu where UInt32(index) == X86ID.fullTagWordIndex:
+            // FXSAVE keeps one bit per physical register: set = not empty (full tag != 0b11).
+            let full = UInt16(bytes[0]) | UInt16(bytes[1]) << 8
+            var abridged: UInt8 = 0
+            for i in 0..<8 where (full >> (2 * i)) & 3 != 3 { abridged |= 1 << i }
+            fpu.ftwx = abridged
+        case .fpu: Self.store(bytes, into: &fpu, at: index)
+        case .msr:
+            let value = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            msrs[UInt32(index)] = value
+            dirtyMSRs.insert(UInt32(index))
+            mirrorIntoSregs(UInt32(index), value)
+        default: break
+        }
+    }
+
+    /// gdb's ftag: two bits per physical register (valid 00, zero 01, special 10, empty 11), computed the way
+    /// the FSAVE tag word is from the abridged FXSAVE tag, as gdb's own i387-tdep does.
+    func fullTagWord() -> UInt16 {
+        let top = Int((fpu.fsw >> 11) & 7)
+        var tag: UInt16 = 0
+        for physical in 0..<8 {
+            var t: UInt16 = 3
+            if fpu.ftwx & (1 << physical) != 0 {
+                let st = (physical - top + 8) % 8  // kvm_fpu.fpr holds ST(i) in stack order
+                let raw = Self.bytes(of: &fpu, at: st * 16, count: 10)
+                let exponent = (UInt16(raw[9]) << 8 | UInt16(raw[8])) & 0x7fff
+                let integerBit = raw[7] & 0x80 != 0
+                if exponent == 0x7fff {
+                    t = 2
+                } else if exponent == 0 {
+                    t = raw[0..<8].allSatisfy { $0 == 0 } ? 1 : 2
+                } else {
+                    t = integerBit ? 0 : 2
+                }
+            }
+            tag |= t << (2 * physical)
+        }
+        return tag
+    }
+
+    public func prepareRun(dirty: SyncGroup) -> SyncGroup {
+        guard syncRegs else { return [] }
+        var handed: SyncGroup = []
+        var bits: UInt64 = 0
+        if dirty.contains(.x86Regs) {
+            ckvm_run_sync_regs(vcpu.run).pointee = regs
+            bits |= CKVM_SYNC_X86_REGS
+            handed.insert(.x86Regs)
+        }
+        if dirty.contains(.x86Sregs) {
+            ckvm_run_sync_sregs(vcpu.run).pointee = sregs
+            publishCR8()
+            bits |= CKVM_SYNC_X86_SREGS
+            handed.insert(.x86Sregs)
+        }
+        ckvm_run_dirty_regs(vcpu.run).pointee = bits
+        return handed
+    }
+
+    public func finishRun() -> SyncGroup {
+        guard syncRegs else { return [] }
+        regs = ckvm_run_sync_regs(vcpu.run).pointee
+        sregs = ckvm_run_sync_sregs(vcpu.run).pointee
+        return [.x86Regs, .x86Sregs]
+    }
+
+    static func bytes<T>(of value: inout T, at offset: Int, count: Int) -> [UInt8] {
+        withUnsafeBytes(of: &value) { raw in
+            guard offset >= 0, offset + count <= raw.count else { return [] }
+            return Array(raw[offset..<offset + count])
+        }
+    }
+
+    static func store<T>(_ bytes: [UInt8], into value: inout T, at offset: Int) {
+        withUnsafeMutableBytes(of: &value) { raw in
+            guard offset >= 0, offset + bytes.count <= raw.count else { return }
+            for (i, b) in bytes.enumerated() { raw[offset + i] = b }
+        }
+    }
+}

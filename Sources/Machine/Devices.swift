@@ -1,0 +1,47 @@
+import Glibc
+
+/// The VMM's port I/O: a 16550-style serial port at 0x3f8 (transmit only; output to a file descriptor) and
+/// an exit port at 0xf4 (a guest writes a status byte; `kvmstub run` ends with that status, as QEMU's
+/// isa-debug-exit does, but with the byte unchanged).
+struct PortIO {
+    static let serialBase: UInt16 = 0x3f8
+    static let exitPort: UInt16 = 0xf4
+
+    enum Effect: Equatable {
+        case none
+        case exit(status: UInt8)
+    }
+
+    let serialFD: Int32
+
+    /// An OUT of `bytes` to `port`.
+    func write(port: UInt16, bytes: UnsafeRawBufferPointer) -> Effect {
+        switch port {
+        case Self.serialBase:
+            var off = 0
+            while off < bytes.count {
+                let n = Glibc.write(serialFD, bytes.baseAddress! + off, bytes.count - off)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                off += n
+            }
+            return .none
+        case Self.exitPort:
+            return .exit(status: bytes.first ?? 0)
+        default:
+            return .none  // other ports: writes go nowhere, as on a bare PC bus
+        }
+    }
+
+    /// An IN from `port`: the serial line-status register says "transmitter empty" (so a polling driver
+    /// writes at once); other serial registers read 0; ports with no device read all ones.
+    func read(port: UInt16, into bytes: UnsafeMutableRawBufferPointer) {
+        let value: UInt8
+        switch port {
+        case Self.serialBase + 5: value = 0x60  // LSR: THRE | TEMT
+        case Self.serialBase...(Self.serialBase + 7): value = 0
+        default: value = 0xff
+        }
+        for i in 0..<bytes.count { bytes[i] = value }
+    }
+}

@@ -1,0 +1,215 @@
+import CKVM
+import GDBStub
+import Glibc
+import KVM
+import Registers
+
+extension Machine {
+    public var threadIDs: [Int] { contexts.indices.map { $0 + 1 } }
+
+    public var stopNotificationFD: Int32 { notifier.fd }
+
+    private func targetError(_ error: KVMError) -> TargetError {
+        report("\(error)")
+        return .failed("\(error)")
+    }
+
+    // MARK: Registers
+
+    public func readRegister(_ regnum: Int, thread: Int) throws(TargetError) -> [UInt8]? {
+        let ctx = try context(thread)
+        guard registerTable[regnum] != nil else { throw .invalidArgument("no register \(regnum)") }
+        do { return try ctx.registers.read(regnum) } catch { throw targetError(error) }
+    }
+
+    public func writeRegister(_ regnum: Int, value: [UInt8], thread: Int) throws(TargetError) {
+        let ctx = try context(thread)
+        guard let reg = registerTable[regnum] else { throw .invalidArgument("no register \(regnum)") }
+        guard value.count == reg.byteSize else { throw .invalidArgument("\(reg.name) is \(reg.byteSize) bytes") }
+        do { try ctx.registers.write(regnum, value) } catch { throw targetError(error) }
+        if reg.syncGroup == .x86Sregs { ctx.translations.removeAll() }  // cr0/cr3/cr4 change the walk
+    }
+
+    // MARK: Memory
+
+    public func readMemory(at address: UInt64, count: Int, thread: Int) throws(TargetError) -> [UInt8] {
+        let ctx = try context(thread)
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        var va = address
+        var remaining = count
+        while remaining > 0 {
+            guard let pa = translate(ctx, va) else { break }
+            let chunk = min(remaining, Int(0x1000 - (va & 0xfff)))
+            guard let p = memory.pointer(pa, count: chunk) else { break }
+            let start = out.count
+            out.append(contentsOf: UnsafeRawBufferPointer(start: p, count: chunk))
+            if !breakpoints.patches.isEmpty {
+                for i in 0..<chunk {
+                    if let patch = breakpoints.patch(atPhysical: pa + UInt64(i)) { out[start + i] = patch.original }
+                }
+            }
+            remaining -= chunk
+            let (next, overflow) = va.addingReportingOverflow(UInt64(chunk))
+            if overflow { break }
+            va = next
+        }
+        if out.isEmpty && count > 0 { throw .badAddress(address) }
+        return out
+    }
+
+    public func writeMemory(at address: UInt64, bytes: [UInt8], thread: Int) throws(TargetError) {
+        let ctx = try context(thread)
+        // Translate every page first: a write is all or nothing.
+        var pieces: [(physical: UInt64, range: Range<Int>)] = []
+        var offset = 0
+        while offset < bytes.count {
+            let (va, overflow) = address.addingReportingOverflow(UInt64(offset))
+            guard !overflow, let pa = translate(ctx, va) else { throw .badAddress(address &+ UInt64(offset)) }
+            let chunk = min(bytes.count - offset, Int(0x1000 - (va & 0xfff)))
+            guard memory.contains(pa, count: chunk) else { throw .badAddress(va) }
+            pieces.append((pa, offset..<offset + chunk))
+            offset += chunk
+        }
+        for (pa, range) in pieces {
+            for (i, b) in bytes[range].enumerated() {
+                let p = pa + UInt64(i)
+                if breakpoints.patch(atPhysical: p) != nil {
+                    breakpoints.updateOriginal(physical: p, to: b)  // the trap stays in memory
+                } else {
+                    memory.write(p, CollectionOfOne(b))
+                }
+            }
+        }
+    }
+
+    // MARK: Breakpoints
+
+    public var supportedBreakpointKinds: Set<BreakpointKind> { [.software, .hardware, .writeWatchpoint, .accessWatchpoint] }
+
+    public func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
+        switch kind {
+        case .software:
+            if breakpoints.software[address] != nil { return }
+            if strategy == .hardwareThenHalt, let slot = breakpoints.freeSlot() {
+                breakpoints.addSoftwareSlot(slot, virtual: address)
+                return
+            }
+            let ctx = try context(1)
+            guard let pa = translate(ctx, address), let original = memory.read(pa, count: 1)?.first else {
+                throw .badAddress(address)
+            }
+            let trap: UInt8 = strategy == .int3 ? 0xCC : 0xF4
+            memory.write(pa, CollectionOfOne(trap))
+            breakpoints.addPatch(virtual: address, physical: pa, original: original, trap: trap)
+        case .hardware, .writeWatchpoint, .accessWatchpoint:
+            if kind != .hardware {
+                guard [1, 2, 4, 8].contains(length), address % UInt64(length) == 0 else {
+                    throw .invalidArgument("a watchpoint covers 1, 2, 4 or 8 aligned bytes")
+                }
+            }
+            guard let slot = breakpoints.freeSlot() else { throw .noSpace("all four debug registers are in use") }
+            breakpoints.addSlot(slot, .init(address: address, kind: kind, length: kind == .hardware ? 1 : length))
+        case .readWatchpoint:
+            throw .unsupported  // x86 debug registers trap writes or reads+writes, never reads alone
+        }
+    }
+
+    public func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
+        switch kind {
+        case .software:
+            guard let (_, patch) = breakpoints.removeSoftware(virtual: address) else { return }
+            if let patch { memory.write(patch.physical, CollectionOfOne(patch.original)) }
+        default:
+            _ = breakpoints.removeSlot(kind: kind, address: address, length: kind == .hardware ? 1 : length)
+        }
+    }
+
+    // MARK: Run control
+
+    func debugState(step: Bool) -> GuestDebugState {
+        var control: UInt32 = 0
+        var regs: [UInt64] = []
+        if step || !breakpoints.isEmpty { control |= CKVM_GUESTDBG_ENABLE }
+        if step {
+            control |= CKVM_GUESTDBG_SINGLESTEP
+            if blockIRQWhileStepping && capabilities.blockIRQ { control |= CKVM_GUESTDBG_BLOCKIRQ }
+        }
+        if breakpoints.usesSlots {
+            control |= CKVM_GUESTDBG_USE_HW_BP
+            regs = breakpoints.debugRegisters
+        }
+        if breakpoints.usesInt3 { control |= CKVM_GUESTDBG_USE_SW_BP }
+        return GuestDebugState(control: control, debugRegisters: regs)
+    }
+
+    public func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult {
+        for t in actions.keys { _ = try context(t) }
+        control.withLock {
+            pendingStop = nil
+            for (i, ctx) in contexts.enumerated() {
+                guard let action = actions[i + 1] ?? otherThreads else { continue }
+                ctx.command = RunCommand(action: action, debug: debugState(step: action == .step))
+                runningCount += 1
+            }
+            control.broadcast()
+        }
+        return .running
+    }
+
+    public func takeStop() -> StopEvent? {
+        notifier.drain()
+        return control.withLock {
+            guard let stop = pendingStop else { return nil }
+            pendingStop = nil
+            lastStop = stop
+            return stop
+        }
+    }
+
+    public func interrupt() {
+        control.withLock { if runningCount > 0 { kickAll() } }
+    }
+
+    /// Stop every vCPU and wait until they are stopped.
+    func stopAll() {
+        control.lock()
+        if runningCount > 0 { kickAll() }
+        while runningCount > 0 { control.wait() }
+        control.unlock()
+    }
+
+    public func attach() -> StopEvent {
+        control.lock()
+        debuggerAttached = true
+        if runningCount > 0 { kickAll() }
+        while runningCount > 0 { control.wait() }
+        if let stop = pendingStop {
+            lastStop = stop
+            pendingStop = nil
+        }
+        let stop = lastStop
+        control.unlock()
+        notifier.drain()
+        for ctx in contexts { ctx.statsBase = ctx.vcpu.counter.snapshot() }
+        return stop
+    }
+
+    public func detach() {
+        control.withLock { debuggerAttached = false }
+        if guestExitStatus != nil { return }
+        if case .fault = lastStop.reason { return }  // it would fault again at once: stay stopped
+        _ = try? resume([:], otherThreads: .continue)
+    }
+
+    public func kill() {
+        control.withLock { debuggerAttached = false }
+        stopAll()
+    }
+
+    public func threadExtraInfo(_ thread: Int) -> String? {
+        guard let ctx = try? context(thread) else { return nil }
+        let (running, exit) = control.withLock { (ctx.running, ctx.lastExit) }
+        return "vCPU \(ctx.vcpu.index), \(running ? "running" : "stopped"), last exit \(exit)"
+    }
+}

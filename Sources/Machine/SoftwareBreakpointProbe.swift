@@ -1,0 +1,43 @@
+import CKVM
+import KVM
+
+/// Does this host turn a guest's int3 into KVM_EXIT_DEBUG when KVM_GUESTDBG_USE_SW_BP is set?
+/// Real KVM does. kvm_pvm accepts the flag and lets the guest take its own #BP. The probe runs one int3 in
+/// a scratch VM whose IDT sends #BP to a guard handler that writes to port 0x99: KVM_EXIT_DEBUG means the
+/// kernel intercepted it; the guard's I/O exit (or anything else) means it did not. A few milliseconds.
+public enum SoftwareBreakpointProbe {
+    public static func run(_ kvm: KVMSystem) throws -> SoftwareBreakpointStrategy {
+        let vm = try kvm.createVM()
+        try vm.setTSSAddress(0xfffb_d000)
+        let size = 1 << 20
+        let memory = try GuestMemory(size: size)
+        try vm.mapMemory(guestPhysical: 0, size: size, host: memory.host)
+        X86Boot.writeTables(memory)
+        let code: UInt64 = 0x10000
+        let handler: UInt64 = 0x11000
+        let idt: UInt64 = 0x12000
+        memory.write(code, [0xCC, 0xF4])  // int3; hlt
+        memory.write(handler, [0xE6, 0x99, 0xF4])  // out 0x99, al; hlt
+        // IDT entry 3: a 64-bit interrupt gate to `handler` in the code segment.
+        let gateLow = (handler & 0xffff) | UInt64(X86Boot.codeSelector) << 16 | 0x8E00 << 32 | (handler >> 16 & 0xffff) << 48
+        memory.writeUInt64(idt + 3 * 16, gateLow)
+        memory.writeUInt64(idt + 3 * 16 + 8, handler >> 32)
+        let vcpu = try vm.createVCPU(index: 0)
+        try vcpu.setCPUID(fromSupportedOf: kvm)
+        let backend = X86Backend(vcpu: vcpu, syncRegs: false)
+        let registers = RegisterFile(backend: backend)
+        try X86Boot.enterLongMode(backend, registers: registers, entry: code, stack: 0x80000)
+        backend.sregs.idt.base = idt
+        backend.sregs.idt.limit = 16 * 4 - 1
+        registers.markDirty(.x86Sregs)
+        try registers.flushNow()
+        try vcpu.setGuestDebug(control: CKVM_GUESTDBG_ENABLE | CKVM_GUESTDBG_USE_SW_BP)
+        for _ in 0..<4 {
+            guard try vcpu.runOnce() else { continue }
+            let reason = vcpu.exitReason
+            if reason == CKVM_EXIT_DEBUG && ckvm_run_debug_exception(vcpu.run) == 3 { return .int3 }
+            return .hardwareThenHalt
+        }
+        return .hardwareThenHalt
+    }
+}

@@ -1,0 +1,192 @@
+import Glibc
+import GDBStub
+import KVM
+import Machine
+import Registers
+import Testing
+
+/// True when this machine can run KVM guests; tests that need it say so and skip otherwise.
+let kvmAvailable: Bool = access("/dev/kvm", R_OK | W_OK) == 0
+
+/// A machine running `code` at 0x10000, stopped, with a debugger attached.
+func makeMachine(
+    _ code: [UInt8], syncRegs: Bool = true, strategy: SoftwareBreakpointStrategy? = nil
+) throws -> Machine {
+    var config = MachineConfiguration()
+    config.memorySize = 4 << 20
+    config.useSyncRegs = syncRegs
+    config.breakpointStrategy = strategy
+    config.serialFD = open("/dev/null", O_WRONLY)
+    let machine = try Machine(configuration: config)
+    try machine.loadFlat(code, at: 0x10000)
+    machine.start(running: false)
+    _ = machine.attach()
+    return machine
+}
+
+/// Resume and wait (at most 10 s) for the stop.
+func run(_ m: Machine, _ action: ResumeAction) throws -> StopEvent {
+    let result = try m.resume([1: action], otherThreads: nil)
+    if case .stopped(let e) = result { return e }
+    var pfd = pollfd(fd: m.stopNotificationFD, events: Int16(POLLIN), revents: 0)
+    guard poll(&pfd, 1, 10_000) == 1, let stop = m.takeStop() else {
+        m.interrupt()
+        throw TargetError.failed("no stop within 10 s")
+    }
+    return stop
+}
+
+func u64(_ bytes: [UInt8]?) -> UInt64 { (bytes ?? []).prefix(8).enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * $1.offset) } }
+func bytes64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+
+let table = RegisterTable.x86_64
+func regnum(_ name: String) -> Int { table.register(named: name)!.regnum }
+
+// nop; nop; mov eax, 0x1234 (5 bytes); inc rax (3); jmp $ (2)
+let nopsThenLoop: [UInt8] = [0x90, 0x90, 0xB8, 0x34, 0x12, 0x00, 0x00, 0x48, 0xFF, 0xC0, 0xEB, 0xFE]
+
+@Suite(.enabled(if: kvmAvailable, "needs /dev/kvm"))
+struct MachineTests {
+    @Test func singleStepAdvancesRipByInstructionLength() throws {
+        let m = try makeMachine(nopsThenLoop)
+        #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x10000)
+        var rips: [UInt64] = []
+        for _ in 0..<4 {
+            let stop = try run(m, .step)
+            #expect(stop == StopEvent(thread: 1, reason: .stepped))
+            rips.append(u64(try m.readRegister(regnum("rip"), thread: 1)))
+        }
+        #expect(rips == [0x10001, 0x10002, 0x10007, 0x1000a])
+        #expect(u64(try m.readRegister(regnum("rax"), thread: 1)) == 0x1235)
+    }
+
+    @Test(arguments: [true, false])
+    func registersRoundTripThroughEveryGroup(syncRegs: Bool) throws {
+        let m = try makeMachine(nopsThenLoop, syncRegs: syncRegs)
+        let xmm3 = (0..<16).map { UInt8($0 * 7 + 1) }
+        m.writeRegisterChecked("r12", bytes64(0x1122_3344_5566_7788))
+        m.writeRegisterChecked("cr8", bytes64(0x5))
+        m.writeRegisterChecked("xmm3", xmm3)
+        m.writeRegisterChecked("k_gs_base", bytes64(0xffff_8000_dead_b000))
+        m.writeRegisterChecked("fctrl", [0x7f, 0x03, 0, 0])
+        // The step flushes every dirty group and invalidates the cache: the values below come from the kernel.
+        #expect(try run(m, .step).reason == .stepped)
+        #expect(u64(try m.readRegister(regnum("r12"), thread: 1)) == 0x1122_3344_5566_7788)
+        #expect(u64(try m.readRegister(regnum("cr8"), thread: 1)) == 5)
+        #expect(try m.readRegister(regnum("xmm3"), thread: 1) == xmm3)
+        #expect(u64(try m.readRegister(regnum("k_gs_base"), thread: 1)) == 0xffff_8000_dead_b000)
+        #expect(try m.readRegister(regnum("fctrl"), thread: 1) == [0x7f, 0x03, 0, 0])
+        #expect(u64(try m.readRegister(regnum("efer"), thread: 1)) & 0x500 == 0x500)  // LME | LMA
+        #expect(u64(try m.readRegister(regnum("cs"), thread: 1)) == 0x08)
+        #expect(u64(try m.readRegister(regnum("cr3"), thread: 1)) == 0x1000)
+        // An empty x87 stack: every tag is 0b11.
+        #expect(try m.readRegister(regnum("ftag"), thread: 1) == [0xff, 0xff, 0, 0])
+    }
+
+    @Test func readsCostOneFetchPerGroupAndWritesOneFlush() throws {
+        let m = try makeMachine(nopsThenLoop, syncRegs: false)
+        #expect(try run(m, .step).reason == .stepped)  // flushes the boot state, invalidates the cache
+        let counter = m.counter(thread: 1)
+        var before = counter.snapshot()
+        _ = try m.readRegister(regnum("rax"), thread: 1)
+        _ = try m.readRegister(regnum("rip"), thread: 1)
+        _ = try m.readRegister(regnum("rax"), thread: 1)
+        #expect(counter.since(before) == ["KVM_GET_REGS": 1])
+        before = counter.snapshot()
+        _ = try m.readRegister(regnum("cr3"), thread: 1)
+        _ = try m.readRegister(regnum("cr0"), thread: 1)
+        #expect(counter.since(before) == ["KVM_GET_SREGS": 1])
+        before = counter.snapshot()
+        m.writeRegisterChecked("rax", bytes64(42))
+        #expect(try run(m, .step).reason == .stepped)
+        let cost = counter.since(before)
+        #expect(cost["KVM_SET_REGS"] == 1)
+        #expect(cost["KVM_SET_SREGS"] == nil)
+        #expect(cost["KVM_GET_REGS"] == nil)
+    }
+
+    @Test func withSyncRegsAStepIsOneRunAndNoRegisterIoctl() throws {
+        let m = try makeMachine(nopsThenLoop, syncRegs: true)
+        _ = try run(m, .step)  // first step sets guest debug
+        let counter = m.counter(thread: 1)
+        let before = counter.snapshot()
+        for _ in 0..<2 {
+            #expect(try run(m, .step).reason == .stepped)
+            _ = try m.readRegister(regnum("rip"), thread: 1)
+            _ = try m.readRegister(regnum("cr3"), thread: 1)
+        }
+        #expect(counter.since(before) == ["KVM_RUN": 2])
+        m.writeRegisterChecked("rbx", bytes64(7))
+        let before2 = counter.snapshot()
+        _ = try run(m, .step)
+        #expect(counter.since(before2) == ["KVM_RUN": 1])  // the write went through kvm_dirty_regs
+        #expect(u64(try m.readRegister(regnum("rbx"), thread: 1)) == 7)
+    }
+
+    @Test(arguments: [SoftwareBreakpointStrategy.hardwareThenHalt])
+    func breakpointsStopAtTheirAddressAndReadAsOriginalBytes(strategy: SoftwareBreakpointStrategy) throws {
+        // 8 x inc rax (3 bytes each), then jmp $
+        let code = [UInt8](repeating: 0, count: 0).appending(contentsOf: (0..<8).flatMap { _ in [0x48, 0xFF, 0xC0] as [UInt8] }) + [0xEB, 0xFE]
+        let m = try makeMachine(code, strategy: strategy)
+        // Six breakpoints: four take the debug registers, two are HLT patches.
+        let addresses: [UInt64] = (1...6).map { 0x10000 + 3 * $0 }
+        for a in addresses { try m.insertBreakpoint(.software, at: a, length: 1) }
+        #expect(try m.readMemory(at: 0x10000, count: code.count, thread: 1) == code)
+        for a in addresses {
+            let stop = try run(m, .continue)
+            #expect(stop.reason == .softwareBreakpoint)
+            #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == a)
+            // gdb steps over a breakpoint with it removed.
+            try m.removeBreakpoint(.software, at: a, length: 1)
+            #expect(try run(m, .step).reason == .stepped)
+        }
+        #expect(u64(try m.readRegister(regnum("rax"), thread: 1)) == 7)
+        #expect(try m.readMemory(at: 0x10000, count: code.count, thread: 1) == code)
+    }
+
+    @Test func memoryReadsWalkThePageTablesAndStopAtUnmappedPages() throws {
+        let m = try makeMachine(nopsThenLoop)
+        #expect(try m.readMemory(at: 0x10000, count: 4, thread: 1) == [0x90, 0x90, 0xB8, 0x34])
+        // The identity map covers 4 GiB, RAM only 4 MiB: a read running past RAM returns what was readable.
+        #expect(try m.readMemory(at: (4 << 20) - 16, count: 64, thread: 1).count == 16)
+        #expect(throws: TargetError.badAddress(0x1_0000_0000)) { try m.readMemory(at: 0x1_0000_0000, count: 4, thread: 1) }
+        #expect(throws: TargetError.badAddress(0x8000_0000_0000)) { try m.readMemory(at: 0x8000_0000_0000, count: 1, thread: 1) }
+        try m.writeMemory(at: 0x20000, bytes: [1, 2, 3], thread: 1)
+        #expect(try m.readMemory(at: 0x20000, count: 3, thread: 1) == [1, 2, 3])
+        #expect(throws: TargetError.self) { try m.writeMemory(at: (4 << 20) - 2, bytes: [1, 2, 3, 4], thread: 1) }
+        #expect(try m.readMemory(at: (4 << 20) - 2, count: 2, thread: 1) == [0, 0])  // all or nothing
+    }
+
+    @Test func guestExitPortAndHaltAreReported() throws {
+        // mov al, 42; out 0xf4, al
+        let exits = try makeMachine([0xB0, 42, 0xE6, 0xF4, 0xEB, 0xFE])
+        #expect(try run(exits, .continue).reason == .exited(status: 42))
+        // cli; hlt
+        let halts = try makeMachine([0xFA, 0xF4])
+        guard case .fault(17, _) = try run(halts, .continue).reason else {
+            Issue.record("HLT with interrupts off should stop with signal 17")
+            return
+        }
+    }
+
+    @Test func interruptStopsARunningGuest() throws {
+        let m = try makeMachine([0xEB, 0xFE])  // jmp $
+        #expect(try m.resume([:], otherThreads: .continue) == .running)
+        usleep(20_000)
+        m.interrupt()
+        var pfd = pollfd(fd: m.stopNotificationFD, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&pfd, 1, 5000) == 1)
+        #expect(m.takeStop() == StopEvent(thread: 1, reason: .interrupted))
+        #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x10000)
+    }
+}
+
+extension Machine {
+    func writeRegisterChecked(_ name: String, _ value: [UInt8]) {
+        do { try writeRegister(regnum(name), value: value, thread: 1) } catch { Issue.record("write \(name): \(error)") }
+    }
+}
+
+extension Array {
+    func appending(contentsOf other: [Element]) -> [Element] { self + other }
+}
