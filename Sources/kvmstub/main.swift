@@ -1,1 +1,268 @@
-print("kvmstub")
+import GDBStub
+import Glibc
+import KVM
+import Machine
+import Registers
+
+/// One line on stderr and exit status 1: how every bad input ends.
+func fail(_ message: String) -> Never {
+    let text = "kvmstub: \(message)\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
+    exit(1)
+}
+
+func say(_ message: String) {
+    let text = "kvmstub: \(message)\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
+}
+
+let usage = """
+    usage: kvmstub <command> [options]
+
+    commands:
+      run IMAGE   boot an ELF64 x86-64 guest under KVM and serve gdb
+      info        what the host's KVM offers (capabilities, guest-debug flags, breakpoint strategy)
+      regs        print a register table: name, gdb regnum, bitsize, ONE_REG ID, sync group
+
+    `kvmstub <command> --help` describes each.
+
+    """
+
+let runUsage = """
+    usage: kvmstub run IMAGE [--gdb HOST:PORT | --gdb PATH] [--wait] [--memory SIZE] [--serial PATH]
+                             [--sw-breakpoints auto|int3|hw-then-hlt] [--no-sync-regs]
+
+    Boots IMAGE (an ELF64 x86-64 executable; PT_LOAD segments at p_paddr, entry in 64-bit long mode with
+    the first 4 GiB identity-mapped) and, with --gdb, serves the GDB remote protocol.
+
+      --gdb HOST:PORT     listen for gdb on a TCP address (":1234" = 127.0.0.1:1234). Only loopback by default:
+                          the stub gives full control of the guest.
+      --gdb PATH          listen on a Unix socket (created with mode 0600)
+      --wait              stop before the first instruction until gdb attaches (QEMU's -S); needs --gdb
+      --memory SIZE       guest RAM, e.g. 128M (default), 1G, 65536K
+      --serial PATH       write the serial port (0x3f8) to PATH instead of stdout
+      --sw-breakpoints S  how Z0 is served: auto (probe the host, default), int3, hw-then-hlt
+      --no-sync-regs      fetch registers with ioctls even where kvm_run can carry them (KVM_CAP_SYNC_REGS)
+
+    The guest ends the run by writing a status byte to port 0xf4; kvmstub exits with that status.
+
+    """
+
+let regsUsage = """
+    usage: kvmstub regs --arch x86_64
+
+    Prints the register table: name, gdb regnum, bitsize, the ONE_REG ID (0x + 16 hex digits) and the sync
+    group, then what serves each group.
+
+    """
+
+let infoUsage = """
+    usage: kvmstub info
+
+    Prints what /dev/kvm offers: API version, ONE_REG, SYNC_REGS, the KVM_CAP_SET_GUEST_DEBUG2 flags
+    (BLOCKIRQ among them), vCPU limits, and how software breakpoints are served on this host (a probe).
+
+    """
+
+func parseSize(_ text: String) -> Int? {
+    var digits = text
+    var unit = 1
+    if let last = text.last, "KkMmGg".contains(last) {
+        digits = String(text.dropLast())
+        unit = "Kk".contains(last) ? 1 << 10 : "Mm".contains(last) ? 1 << 20 : 1 << 30
+    }
+    guard let n = Int(digits), n > 0, n <= (64 << 30) / unit else { return nil }
+    return n * unit
+}
+
+func readFile(_ path: String) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { fail("cannot read \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { fail("\(path) is not a regular file") }
+    var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + off, $0.count - off) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { fail("cannot read \(path): \(String(cString: strerror(errno)))") }
+        off += n
+    }
+    return bytes
+}
+
+func openKVM() -> KVMSystem {
+    do { return try KVMSystem() } catch {
+        switch error.errno {
+        case ENOENT: fail("/dev/kvm does not exist: KVM is not available on this machine (is the kvm module loaded?)")
+        case EACCES, EPERM: fail("no permission to open /dev/kvm (add yourself to the kvm group, or run as root)")
+        default: fail("\(error)")
+        }
+    }
+}
+
+func runCommand(_ args: [String]) -> Never {
+    var image: String?
+    var gdb: String?
+    var wait = false
+    var config = MachineConfiguration()
+    var serialPath: String?
+    var i = 0
+    func value(_ flag: String) -> String {
+        i += 1
+        guard i < args.count else { fail("\(flag) needs a value (see kvmstub run --help)") }
+        return args[i]
+    }
+    while i < args.count {
+        let a = args[i]
+        switch a {
+        case "--help", "-h":
+            print(runUsage, terminator: "")
+            exit(0)
+        case "--gdb": gdb = value(a)
+        case "--wait": wait = true
+        case "--memory":
+            let v = value(a)
+            guard let size = parseSize(v), size >= 1 << 20 else { fail("--memory \(v): want a size of at least 1M, like 128M or 1G") }
+            config.memorySize = size
+        case "--serial": serialPath = value(a)
+        case "--no-sync-regs": config.useSyncRegs = false
+        case "--sw-breakpoints":
+            let v = value(a)
+            switch v {
+            case "auto": config.breakpointStrategy = nil
+            case "int3": config.breakpointStrategy = .int3
+            case "hw-then-hlt": config.breakpointStrategy = .hardwareThenHalt
+            default: fail("--sw-breakpoints \(v): want auto, int3 or hw-then-hlt")
+            }
+        default:
+            if a.hasPrefix("-") { fail("unknown option \(a) (see kvmstub run --help)") }
+            if image != nil { fail("more than one image given: \(image!) and \(a)") }
+            image = a
+        }
+        i += 1
+    }
+    guard let image else { fail("run needs an IMAGE (see kvmstub run --help)") }
+    if wait && gdb == nil { fail("--wait needs --gdb: nothing could attach to the stopped guest") }
+    let listen: ListenAddress?
+    do { listen = try gdb.map { g throws(GDBServerError) in try ListenAddress.parse(g) } } catch { fail("\(error)") }
+    if case .tcp(let host, _) = listen, !["127.0.0.1", "localhost", "::1"].contains(host) {
+        say("warning: listening on \(host), not loopback: whoever connects gets full control of the guest")
+    }
+    let elf: ELFImage
+    do { elf = try ELFImage(bytes: readFile(image), name: image) } catch { fail("\(error)") }
+    if let serialPath {
+        let fd = open(serialPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { fail("cannot write \(serialPath): \(String(cString: strerror(errno)))") }
+        config.serialFD = fd
+    }
+    let kvm = openKVM()
+    let machine: Machine
+    do {
+        machine = try Machine(configuration: config, kvm: kvm)
+        try machine.load(elf, name: image)
+    } catch { fail("\(error)") }
+
+    var server: GDBServer?
+    if let listen {
+        let s = GDBServer(listen: listen)
+        do { try s.bind() } catch { fail("\(error)") }
+        server = s
+    }
+    let listening = server != nil
+    machine.unattendedStop = { stop in
+        switch stop.reason {
+        case .exited(let status): exit(Int32(status))
+        case .terminated: exit(1)
+        case .fault:
+            if !listening { exit(1) }  // the cause is already on stderr
+            say("the guest is stopped; attach gdb to look at it")
+        default: break
+        }
+    }
+    if let server {
+        say("\(wait ? "guest stopped at its entry; " : "")waiting for gdb on \(server.boundDescription)")
+    }
+    machine.start(running: !wait)
+    guard let server else {
+        while true { pause() }  // the vCPU thread ends the program
+    }
+    let end: SessionEnd
+    do {
+        end = try server.serve(target: machine) { peer in say("gdb connected from \(peer)") }
+    } catch { fail("\(error)") }
+    server.close()
+    switch end {
+    case .exited(let status): exit(Int32(status))
+    default: exit(Int32(machine.guestExitStatus ?? 0))
+    }
+}
+
+func infoCommand(_ args: [String]) -> Never {
+    if args.contains("--help") || args.contains("-h") {
+        print(infoUsage, terminator: "")
+        exit(0)
+    }
+    if let a = args.first { fail("unknown option \(a) (see kvmstub info --help)") }
+    let kvm = openKVM()
+    let caps = KVMCapabilities(kvm)
+    func yes(_ b: Bool) -> String { b ? "yes" : "no" }
+    var flags: [String] = []
+    let names: [(UInt32, String)] = [
+        (0x1, "ENABLE"), (0x2, "SINGLESTEP"), (0x10000, "USE_SW_BP"), (0x20000, "USE_HW_BP"), (0x40000, "INJECT_DB"),
+        (0x80000, "INJECT_BP"), (0x100000, "BLOCKIRQ"),
+    ]
+    for (bit, name) in names where caps.guestDebugFlags & bit != 0 { flags.append(name) }
+    print("KVM API version:         \(caps.apiVersion)")
+    print("ONE_REG:                 \(yes(caps.oneReg))")
+    print("SYNC_REGS:               0x\(String(caps.syncRegs, radix: 16)) (\(caps.syncRegs & 3 == 3 ? "REGS and SREGS come back in kvm_run" : "not used"))")
+    print("SET_GUEST_DEBUG:         \(yes(caps.setGuestDebug))")
+    print("SET_GUEST_DEBUG2 flags:  0x\(String(caps.guestDebugFlags, radix: 16)) \(flags.joined(separator: " "))")
+    print("BLOCKIRQ:                \(yes(caps.blockIRQ))")
+    print("DEBUGREGS:               \(yes(caps.debugRegs))")
+    print("vCPUs:                   \(caps.recommendedVCPUs) recommended, \(caps.maxVCPUs) max")
+    do {
+        let vm = try kvm.createVM()
+        let vcpu = try vm.createVCPU(index: 0)
+        var efer: UInt64 = 0
+        let oneRegMSR: Bool
+        do {
+            try withUnsafeMutableBytes(of: &efer) { (b) throws(KVMError) in try vcpu.getOneReg(X86ID.msr(X86MSR.efer).rawValue, into: b) }
+            oneRegMSR = true
+        } catch { oneRegMSR = false }
+        print("MSRs through ONE_REG:    \(oneRegMSR ? "yes (Linux 6.18+ x86 ONE_REG)" : "no: KVM_GET_MSRS is used")")
+        let strategy = try SoftwareBreakpointProbe.run(kvm)
+        let note = strategy == .int3
+            ? "int3: the kernel intercepts #BP (KVM_GUESTDBG_USE_SW_BP honoured)"
+            : "hw-then-hlt: USE_SW_BP is not honoured here (the guest takes its own #BP); Z0 uses DR0-DR3, then HLT"
+        print("software breakpoints:    \(note)")
+    } catch { fail("\(error)") }
+    exit(0)
+}
+
+func regsCommand(_ args: [String]) -> Never {
+    if args.contains("--help") || args.contains("-h") {
+        print(regsUsage, terminator: "")
+        exit(0)
+    }
+    guard args.count == 2, args[0] == "--arch" else { fail("regs needs --arch x86_64 (see kvmstub regs --help)") }
+    switch args[1] {
+    case "x86_64", "x86-64", "amd64": print(RegisterTable.x86_64.listing(), terminator: "")
+    default: fail("unknown architecture \(args[1]): x86_64")
+    }
+    exit(0)
+}
+
+signal(SIGPIPE, SIG_IGN)  // a gdb that vanishes mid-reply is an EPIPE, not the end of the stub
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "run": runCommand(Array(arguments.dropFirst()))
+case "info": infoCommand(Array(arguments.dropFirst()))
+case "regs": regsCommand(Array(arguments.dropFirst()))
+case "--help", "-h", "help": print(usage, terminator: "")
+case nil:
+    print(usage, terminator: "")
+    exit(1)
+default: fail("unknown command \(arguments[0]) (try kvmstub --help)")
+}
