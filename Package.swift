@@ -24,7 +24,8 @@ let package = Package(
         .testTarget(name: "RegistersTests", dependencies: ["Registers"]),
         .testTarget(name: "GDBStubTests", dependencies: ["GDBStub", "RSP", "Registers"]),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "Registers", "CKVM", "Machine"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Registers"]),
+        // Runs the real kvmstub executable and the real gdb; depending on it makes `swift test` build it.
+        .testTarget(name: "EndToEndTests", dependencies: ["kvmstub", "Registers"]),
     ],
     swiftLanguageModes: [.v6]
 )

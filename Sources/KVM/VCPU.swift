@@ -51,6 +51,8 @@ public final class VCPU: @unchecked Sendable {
     public func setSregs(_ s: inout kvm_sregs) throws(KVMError) { try ioctl("KVM_SET_SREGS", CKVM_SET_SREGS, &s) }
     public func getFPU(_ f: inout kvm_fpu) throws(KVMError) { try ioctl("KVM_GET_FPU", CKVM_GET_FPU, &f) }
     public func setFPU(_ f: inout kvm_fpu) throws(KVMError) { try ioctl("KVM_SET_FPU", CKVM_SET_FPU, &f) }
+    public func getXSAVE(_ x: inout kvm_xsave) throws(KVMError) { try ioctl("KVM_GET_XSAVE", CKVM_GET_XSAVE, &x) }
+    public func setXSAVE(_ x: inout kvm_xsave) throws(KVMError) { try ioctl("KVM_SET_XSAVE", CKVM_SET_XSAVE, &x) }
     public func getDebugRegs(_ d: inout kvm_debugregs) throws(KVMError) {
         try ioctl("KVM_GET_DEBUGREGS", CKVM_GET_DEBUGREGS, &d)
     }

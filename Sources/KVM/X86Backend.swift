@@ -17,13 +17,21 @@ public final class X86Backend: RegisterBackend {
     private var dirtyMSRs: Set<UInt32> = []
     /// Use kvm_run->s.regs for REGS and SREGS (KVM_CAP_SYNC_REGS).
     public let syncRegs: Bool
+    /// Serve the FPU group from KVM_GET_XSAVE/KVM_SET_XSAVE (KVM_CAP_XSAVE). KVM_SET_FPU writes the legacy
+    /// FXSAVE area without setting XSTATE_BV's x87/SSE bits, so when the guest's state was in its init
+    /// state, XRSTOR on entry ignores what was written: seen here (kvm_pvm) losing xmm writes in about one run
+    /// in ten; QEMU avoids KVM_SET_FPU where XSAVE exists for the same reason.
+    public let useXSAVE: Bool
+    /// The whole XSAVE area as last fetched; the `fpu` cache is its legacy region in kvm_fpu's layout.
+    public var xsave = kvm_xsave()
     /// nil until the first MSR access decides: true = ONE_REG works for MSRs here.
     public private(set) var msrsThroughOneReg: Bool?
 
-    public init(vcpu: VCPU, table: RegisterTable = .x86_64, syncRegs: Bool) {
+    public init(vcpu: VCPU, table: RegisterTable = .x86_64, syncRegs: Bool, useXSAVE: Bool = true) {
         self.vcpu = vcpu
         self.table = table
         self.syncRegs = syncRegs
+        self.useXSAVE = useXSAVE
         if syncRegs {
             ckvm_run_valid_regs(vcpu.run).pointee = CKVM_SYNC_X86_REGS | CKVM_SYNC_X86_SREGS
         }
@@ -37,6 +45,9 @@ public final class X86Backend: RegisterBackend {
         switch group {
         case .x86Regs: try vcpu.getRegs(&regs)
         case .x86Sregs: try vcpu.getSregs(&sregs)
+        case .x86FPU where useXSAVE:
+            try vcpu.getXSAVE(&xsave)
+            fpuFromXSAVE()
         case .x86FPU: try vcpu.getFPU(&fpu)
         case .x86MSRs: try fetchMSRs()
         default: break
@@ -49,6 +60,9 @@ public final class X86Backend: RegisterBackend {
         case .x86Sregs:
             try vcpu.setSregs(&sregs)
             publishCR8()
+        case .x86FPU where useXSAVE:
+            fpuIntoXSAVE()
+            try vcpu.setXSAVE(&xsave)
         case .x86FPU: try vcpu.setFPU(&fpu)
         case .x86MSRs: try flushMSRs()
         default: break
@@ -134,6 +148,34 @@ public final class X86Backend: RegisterBackend {
             dirtyMSRs.insert(UInt32(index))
             mirrorIntoSregs(UInt32(index), value)
         default: break
+        }
+    }
+
+    /// kvm_fpu offsets → FXSAVE legacy-region offsets (Intel SDM vol. 1, 10.5.1), as (fpu, fxsave, bytes).
+    private static let fxsaveLayout: [(Int, Int, Int)] = [
+        (0, 32, 128),  // ST0–ST7, 16 bytes each, stack order
+        (128, 0, 2), (130, 2, 2), (132, 4, 1), (134, 6, 2),  // FCW, FSW, abridged FTW, FOP
+        (136, 8, 8), (144, 16, 8),  // FIP, FDP (64-bit format)
+        (152, 160, 256),  // XMM0–XMM15
+        (408, 24, 4),  // MXCSR
+    ]
+
+    private func fpuFromXSAVE() {
+        withUnsafeBytes(of: &xsave) { x in
+            withUnsafeMutableBytes(of: &fpu) { f in
+                for (fo, xo, n) in Self.fxsaveLayout { f.baseAddress!.advanced(by: fo).copyMemory(from: x.baseAddress! + xo, byteCount: n) }
+            }
+        }
+    }
+
+    private func fpuIntoXSAVE() {
+        withUnsafeMutableBytes(of: &xsave) { x in
+            withUnsafeBytes(of: &fpu) { f in
+                for (fo, xo, n) in Self.fxsaveLayout { x.baseAddress!.advanced(by: xo).copyMemory(from: f.baseAddress! + fo, byteCount: n) }
+            }
+            // XSTATE_BV (offset 512): x87 and SSE now hold real values, so XRSTOR must load them.
+            let bv = x.loadUnaligned(fromByteOffset: 512, as: UInt64.self)
+            x.storeBytes(of: bv | 3, toByteOffset: 512, as: UInt64.self)
         }
     }
 

@@ -39,9 +39,9 @@ final class VCPUContext: @unchecked Sendable {
     /// The counter snapshot at attach, for `monitor sync-stats`.
     var statsBase: [String: Int] = [:]
 
-    init(vcpu: VCPU, syncRegs: Bool) {
+    init(vcpu: VCPU, syncRegs: Bool, xsave: Bool) {
         self.vcpu = vcpu
-        backend = X86Backend(vcpu: vcpu, syncRegs: syncRegs)
+        backend = X86Backend(vcpu: vcpu, syncRegs: syncRegs, useXSAVE: xsave)
         registers = RegisterFile(backend: backend)
     }
 }
@@ -107,7 +107,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         for i in 0..<configuration.vcpuCount {
             let vcpu = try vm.createVCPU(index: i)
             try vcpu.setCPUID(fromSupportedOf: kvm)
-            contexts.append(VCPUContext(vcpu: vcpu, syncRegs: syncRegs))
+            contexts.append(VCPUContext(vcpu: vcpu, syncRegs: syncRegs, xsave: capabilities.xsave))
         }
         self.contexts = contexts
         ports = PortIO(serialFD: configuration.serialFD)

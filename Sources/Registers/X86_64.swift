@@ -135,7 +135,9 @@ extension RegisterTable {
             groups: [
                 SyncGroupInfo(group: .x86Regs, name: "regs", servedBy: "KVM_GET_REGS / KVM_SET_REGS (struct kvm_regs)"),
                 SyncGroupInfo(group: .x86Sregs, name: "sregs", servedBy: "KVM_GET_SREGS / KVM_SET_SREGS (struct kvm_sregs)"),
-                SyncGroupInfo(group: .x86FPU, name: "fpu", servedBy: "KVM_GET_FPU / KVM_SET_FPU (struct kvm_fpu)"),
+                SyncGroupInfo(
+                    group: .x86FPU, name: "fpu",
+                    servedBy: "KVM_GET_XSAVE / KVM_SET_XSAVE (legacy region), KVM_GET_FPU / KVM_SET_FPU without XSAVE; IDs are struct kvm_fpu offsets"),
                 SyncGroupInfo(
                     group: .x86MSRs, name: "msrs",
                     servedBy: "KVM_GET_ONE_REG / KVM_SET_ONE_REG (Linux 6.18+), else KVM_GET_MSRS / KVM_SET_MSRS"),

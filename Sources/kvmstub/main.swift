@@ -92,11 +92,14 @@ func readFile(_ path: String) -> [UInt8] {
     return bytes
 }
 
+/// KVMSTUB_KVM_DEVICE names another device node: the tests use it to show the message for a missing one.
+let kvmDevice = getenv("KVMSTUB_KVM_DEVICE").map { String(cString: $0) } ?? "/dev/kvm"
+
 func openKVM() -> KVMSystem {
-    do { return try KVMSystem() } catch {
+    do { return try KVMSystem(path: kvmDevice) } catch {
         switch error.errno {
-        case ENOENT: fail("/dev/kvm does not exist: KVM is not available on this machine (is the kvm module loaded?)")
-        case EACCES, EPERM: fail("no permission to open /dev/kvm (add yourself to the kvm group, or run as root)")
+        case ENOENT: fail("\(kvmDevice) does not exist: KVM is not available on this machine (is the kvm module loaded?)")
+        case EACCES, EPERM: fail("no permission to open \(kvmDevice) (add yourself to the kvm group, or run as root)")
         default: fail("\(error)")
         }
     }
@@ -254,6 +257,10 @@ func regsCommand(_ args: [String]) -> Never {
     exit(0)
 }
 
+// Start from a clean signal mask: a parent's blocked SIGTERM or SIGINT must not make kvmstub unkillable.
+var emptySet = sigset_t()
+sigemptyset(&emptySet)
+sigprocmask(SIG_SETMASK, &emptySet, nil)
 signal(SIGPIPE, SIG_IGN)  // a gdb that vanishes mid-reply is an EPIPE, not the end of the stub
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {

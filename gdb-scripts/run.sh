@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Runs kvmstub's scripted gdb sessions: for each script, boot its guest under a fresh kvmstub, attach the
+# real gdb, run the script, and check what it printed, what the guest printed and how kvmstub exited.
+#
+# usage: gdb-scripts/run.sh [SCRIPT.gdb ...]     (default: every gdb-scripts/*.gdb)
+# env:   KVMSTUB (default .build/debug/kvmstub), GDB (default gdb), KEEP=1 keeps the logs
+#
+# A script's header says what to expect:
+#   # guest: NAME          examples/build/NAME.elf
+#   # run: --no-wait       start the guest running (default: --wait, stopped at its entry)
+#   # exit: N              kvmstub's exit status (the guest's, through the exit port)
+#   # serial: TEXT         the guest's serial output contains TEXT (any number of these)
+#   # expect: TEXT         gdb's output contains TEXT (any number of these)
+# and it fails on any "FAIL:" line, on "Error in sourced command file", or when it checks nothing.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+kvmstub=${KVMSTUB:-$root/.build/debug/kvmstub}
+gdb=${GDB:-gdb}
+[ -x "$kvmstub" ] || { echo "run.sh: $kvmstub is not built (swift build)" >&2; exit 2; }
+command -v "$gdb" >/dev/null || { echo "run.sh: $gdb is not installed" >&2; exit 2; }
+"$root/examples/build.sh" >/dev/null || { echo "run.sh: examples/build.sh failed" >&2; exit 2; }
+
+# A parent may have blocked or ignored signals (a test runner's thread does); gdb then never sees the
+# SIGINT a script sends to interrupt the guest, and timeout's SIGTERM never lands. Start each program
+# with a clean signal state.
+clean_signals() {
+    python3 -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+    signal.signal(s, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+}
+
+scripts=("$@")
+[ ${#scripts[@]} -gt 0 ] || scripts=("$here"/*.gdb)
+passed=0
+failed=0
+
+header() { sed -n "s/^# $1: //p" "$2"; }
+
+for script in "${scripts[@]}"; do
+    name=$(basename "$script" .gdb)
+    tmp=$(mktemp -d)
+    guest=$(header guest "$script")
+    want_exit=$(header exit "$script")
+    wait_flag=--wait
+    [ "$(header run "$script")" = "--no-wait" ] && wait_flag=
+    pid=
+    for attempt in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 40000))
+        clean_signals "$kvmstub" run "$root/examples/build/$guest.elf" $wait_flag --gdb "127.0.0.1:$port" \
+            --serial "$tmp/serial" >"$tmp/stdout" 2>"$tmp/stderr" &
+        pid=$!
+        for _ in $(seq 100); do
+            grep -q "waiting for gdb" "$tmp/stderr" 2>/dev/null && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        grep -q "waiting for gdb" "$tmp/stderr" && break
+        wait "$pid" 2>/dev/null
+        pid=
+    done
+    problems=()
+    if [ -z "$pid" ]; then
+        problems+=("kvmstub did not start: $(cat "$tmp/stderr")")
+    else
+        [ -z "$wait_flag" ] && sleep 0.3  # let the guest run before gdb attaches
+        clean_signals timeout -k 5 120 "$gdb" -batch -nx -ex "set confirm off" -ex "source $here/lib/check.gdb" \
+            -ex "target remote 127.0.0.1:$port" -x "$script" "$root/examples/build/$guest.elf" >"$tmp/gdb.out" 2>&1
+        gdb_status=$?
+        status=
+        for _ in $(seq 200); do
+            kill -0 "$pid" 2>/dev/null || { wait "$pid"; status=$?; break; }
+            sleep 0.05
+        done
+        if [ -z "$status" ]; then
+            kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+            problems+=("kvmstub was still running 10 s after gdb left")
+        elif [ -n "$want_exit" ] && [ "$status" != "$want_exit" ]; then
+            problems+=("kvmstub exited with $status, expected $want_exit")
+        fi
+        [ "$gdb_status" = 0 ] || problems+=("gdb exited with $gdb_status")
+        grep -q "^FAIL:" "$tmp/gdb.out" && problems+=("$(grep '^FAIL:' "$tmp/gdb.out" | head -5)")
+        grep -q "Error in sourced command file" "$tmp/gdb.out" && problems+=("$(grep -A1 'Error in sourced command file' "$tmp/gdb.out" | head -3)")
+        while IFS= read -r text; do
+            [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/serial" && problems+=("serial output lacks: $text")
+        done < <(header serial "$script")
+        while IFS= read -r text; do
+            [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/gdb.out" && problems+=("gdb output lacks: $text")
+        done < <(header expect "$script")
+        checks=$(grep -c "^PASS:" "$tmp/gdb.out")
+        expects=$(header expect "$script" | grep -c .)
+        [ "$checks" -gt 0 ] || [ "$expects" -gt 0 ] || problems+=("the script checked nothing")
+    fi
+    if [ ${#problems[@]} -eq 0 ]; then
+        echo "ok   $name ($checks checks, $expects expected lines, exit ${status:-?})"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $name"
+        printf '     %s\n' "${problems[@]}"
+        echo "     --- gdb output ---"; sed 's/^/     /' "$tmp/gdb.out" | tail -40
+        echo "     --- kvmstub stderr ---"; sed 's/^/     /' "$tmp/stderr" | tail -10
+        failed=$((failed + 1))
+    fi
+    [ "${KEEP:-}" = 1 ] && echo "     logs in $tmp" || rm -rf "$tmp"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
