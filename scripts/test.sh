@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need when it is missing (gdb, gdb-multiarch, the arm64 and
+# ppc64 kernel headers), builds the example guests, runs the whole `swift test`, and says how many tests
+# ran and how many were skipped. Under CI (CI=true) a skipped test is a failure: CI has /dev/kvm and gdb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v gdb >/dev/null || need+=(gdb)
+command -v gdb-multiarch >/dev/null || need+=(gdb-multiarch)
+command -v gcc >/dev/null || need+=(gcc)
+command -v python3 >/dev/null || need+=(python3)
+[ -e /usr/aarch64-linux-gnu/include/asm/kvm.h ] || need+=(linux-libc-dev-arm64-cross)
+[ -e /usr/powerpc64le-linux-gnu/include/asm/kvm.h ] || need+=(linux-libc-dev-ppc64el-cross)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}"
+    if [ "$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+bash examples/build.sh
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+swift test 2>&1 | tee "$log" | grep -vE '^(◇|\[[0-9]+/[0-9]+\])' || status=$?
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+ran=$(grep -cE '^✔ Test .*(passed|with [0-9]+ test cases passed)' "$log" || true)
+failed=$(grep -cE '^✘ Test .* failed' "$log" || true)
+skipped=$(grep -cE '^➜ (Test|Suite) .* skipped' "$log" || true)
+echo
+echo "swift test: $ran tests passed, $failed failed, $skipped skipped (parameterised tests count once)"
+if [ "$skipped" -gt 0 ]; then
+    grep -E '^➜ (Test|Suite) .* skipped' "$log" | sed 's/^/  /'
+    if [ "${CI:-}" = true ]; then
+        echo "CI has /dev/kvm, gdb and gdb-multiarch: nothing may be skipped here" >&2
+        status=1
+    fi
+fi
+exit $status
