@@ -8,6 +8,7 @@
 # A script's header says what to expect:
 #   # guest: NAME          examples/build/NAME.elf
 #   # run: --no-wait       start the guest running (default: --wait, stopped at its entry)
+#   # cpus: N              vCPUs (kvmstub run --cpus N)
 #   # exit: N              kvmstub's exit status (the guest's, through the exit port)
 #   # serial: TEXT         the guest's serial output contains TEXT (any number of these)
 #   # expect: TEXT         gdb's output contains TEXT (any number of these)
@@ -46,10 +47,11 @@ for script in "${scripts[@]}"; do
     want_exit=$(header exit "$script")
     wait_flag=--wait
     [ "$(header run "$script")" = "--no-wait" ] && wait_flag=
+    cpus=$(header cpus "$script")
     pid=
     for attempt in 1 2 3 4 5; do
         port=$((20000 + RANDOM % 40000))
-        clean_signals "$kvmstub" run "$root/examples/build/$guest.elf" $wait_flag --gdb "127.0.0.1:$port" \
+        clean_signals "$kvmstub" run "$root/examples/build/$guest.elf" $wait_flag ${cpus:+--cpus $cpus} --gdb "127.0.0.1:$port" \
             --serial "$tmp/serial" >"$tmp/stdout" 2>"$tmp/stderr" &
         pid=$!
         for _ in $(seq 100); do

@@ -39,10 +39,15 @@ struct BreakpointTable {
     /// Patched bytes by guest-physical address.
     private(set) var patches: [UInt64: Patch] = [:]
     private(set) var slots: [Slot?] = [nil, nil, nil, nil]
+    /// Write watchpoints served by single-stepping (`WatchpointStrategy.singleStep`): address → length.
+    private(set) var steppedWatches: [UInt64: Int] = [:]
 
     init(strategy: SoftwareBreakpointStrategy) { self.strategy = strategy }
 
-    var isEmpty: Bool { software.isEmpty && slots.allSatisfy { $0 == nil } }
+    var isEmpty: Bool { software.isEmpty && slots.allSatisfy { $0 == nil } && steppedWatches.isEmpty }
+
+    mutating func addSteppedWatch(address: UInt64, length: Int) { steppedWatches[address] = length }
+    mutating func removeSteppedWatch(address: UInt64) -> Bool { steppedWatches.removeValue(forKey: address) != nil }
     var usesSlots: Bool { slots.contains { $0 != nil } }
     var usesInt3: Bool { patches.values.contains { $0.trap == 0xCC } }
 

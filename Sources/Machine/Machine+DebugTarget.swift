@@ -85,7 +85,10 @@ extension Machine {
 
     // MARK: Breakpoints
 
-    public var supportedBreakpointKinds: Set<BreakpointKind> { [.software, .hardware, .writeWatchpoint, .accessWatchpoint] }
+    public var supportedBreakpointKinds: Set<BreakpointKind> {
+        watchpointStrategy == .debugRegisters
+            ? [.software, .hardware, .writeWatchpoint, .accessWatchpoint] : [.software, .hardware, .writeWatchpoint]
+    }
 
     public func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
         switch kind {
@@ -102,6 +105,13 @@ extension Machine {
             let trap: UInt8 = strategy == .int3 ? 0xCC : 0xF4
             memory.write(pa, CollectionOfOne(trap))
             breakpoints.addPatch(virtual: address, physical: pa, original: original, trap: trap)
+        case .writeWatchpoint where watchpointStrategy == .singleStep:
+            guard [1, 2, 4, 8].contains(length), address % UInt64(length) == 0 else {
+                throw .invalidArgument("a watchpoint covers 1, 2, 4 or 8 aligned bytes")
+            }
+            breakpoints.addSteppedWatch(address: address, length: length)
+        case .accessWatchpoint where watchpointStrategy == .singleStep:
+            throw .unsupported  // single-stepping sees changed values, not reads
         case .hardware, .writeWatchpoint, .accessWatchpoint:
             if kind != .hardware {
                 guard [1, 2, 4, 8].contains(length), address % UInt64(length) == 0 else {
@@ -120,6 +130,8 @@ extension Machine {
         case .software:
             guard let (_, patch) = breakpoints.removeSoftware(virtual: address) else { return }
             if let patch { memory.write(patch.physical, CollectionOfOne(patch.original)) }
+        case .writeWatchpoint where watchpointStrategy == .singleStep:
+            _ = breakpoints.removeSteppedWatch(address: address)
         default:
             _ = breakpoints.removeSlot(kind: kind, address: address, length: kind == .hardware ? 1 : length)
         }
@@ -149,7 +161,9 @@ extension Machine {
             pendingStop = nil
             for (i, ctx) in contexts.enumerated() {
                 guard let action = actions[i + 1] ?? otherThreads else { continue }
-                ctx.command = RunCommand(action: action, debug: debugState(step: action == .step))
+                let watches = breakpoints.steppedWatches.map { (address: $0.key, length: $0.value) }
+                ctx.command = RunCommand(
+                    action: action, debug: debugState(step: action == .step || !watches.isEmpty), steppedWatches: watches)
                 runningCount += 1
             }
             control.broadcast()
@@ -209,7 +223,7 @@ extension Machine {
 
     public func threadExtraInfo(_ thread: Int) -> String? {
         guard let ctx = try? context(thread) else { return nil }
-        let (running, exit) = control.withLock { (ctx.running, ctx.lastExit) }
-        return "vCPU \(ctx.vcpu.index), \(running ? "running" : "stopped"), last exit \(exit)"
+        let (running, halted, exit) = control.withLock { (ctx.running, ctx.halted, ctx.lastExit) }
+        return "vCPU \(ctx.vcpu.index), \(running ? "running" : halted ? "halted" : "stopped"), last exit \(exit)"
     }
 }

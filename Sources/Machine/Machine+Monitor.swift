@@ -12,6 +12,7 @@ extension Machine {
             "breakpoints         inserted breakpoints and watchpoints, and how Z0 is served on this host",
             "translate ADDR      walk the page tables for a guest-virtual address, level by level",
             "vcpus               the state and last exit of each vCPU",
+            "sstep irq on|off    block interrupts during single steps (KVM_GUESTDBG_BLOCKIRQ; now \(blockIRQWhileStepping ? "on" : "off")\(capabilities.blockIRQ ? "" : ", not offered by this kernel"))",
         ]
     }
 
@@ -21,6 +22,13 @@ extension Machine {
         case "sync-stats": return syncStats(reset: words.dropFirst().first == "reset")
         case "breakpoints": return breakpointReport()
         case "translate": return translateReport(words.dropFirst().first)
+        case "sstep":
+            guard words.count == 3, words[1] == "irq", ["on", "off"].contains(words[2]) else {
+                return "usage: monitor sstep irq on|off\n"
+            }
+            blockIRQWhileStepping = words[2] == "on"
+            let note = capabilities.blockIRQ ? "" : " (this kernel does not list BLOCKIRQ: steps are not protected)"
+            return "single steps \(blockIRQWhileStepping ? "block" : "do not block") interrupts\(note)\n"
         case "vcpus": return threadIDs.compactMap { threadExtraInfo($0) }.joined(separator: "\n") + "\n"
         default: return nil
         }
@@ -52,6 +60,11 @@ extension Machine {
                 let p = breakpoints.patch(atPhysical: pa)
                 out += "  sw 0x\(hex(va)) phys 0x\(hex(pa)) trap 0x\(hex(UInt64(p?.trap ?? 0))) saved 0x\(hex(UInt64(p?.original ?? 0)))\n"
             }
+        }
+        out += "watchpoints: \(watchpointStrategy.rawValue)"
+        out += watchpointStrategy == .debugRegisters ? "\n" : " (data breakpoints do not fire on this host: a vCPU single-steps while one is set)\n"
+        for (va, length) in breakpoints.steppedWatches.sorted(by: { $0.key < $1.key }) {
+            out += "  watch 0x\(hex(va)) len \(length) (single-stepped)\n"
         }
         for (i, slot) in breakpoints.slots.enumerated() {
             guard let slot, slot.kind != .software else { continue }

@@ -12,6 +12,8 @@ public struct MachineConfiguration: Sendable {
     public var serialFD: Int32 = 1
     /// nil: probe the host at start-up.
     public var breakpointStrategy: SoftwareBreakpointStrategy? = nil
+    /// nil: probe the host at start-up.
+    public var watchpointStrategy: WatchpointStrategy? = nil
     /// Use kvm_run->s.regs (KVM_CAP_SYNC_REGS) when the host has it.
     public var useSyncRegs: Bool = true
     /// KVM_GUESTDBG_BLOCKIRQ on steps, where the kernel lists it.
@@ -30,6 +32,8 @@ final class VCPUContext: @unchecked Sendable {
     var command: RunCommand?
     /// (lock) Inside its run loop.
     var running = false
+    /// (lock) Parked on HLT with nothing to wake it.
+    var halted = false
     /// (lock) For `info threads` and `monitor vcpus`.
     var lastExit = "none yet"
     /// The guest-debug state last given to the kernel, so KVM_SET_GUEST_DEBUG is called only on a change.
@@ -51,9 +55,22 @@ struct GuestDebugState: Equatable {
     var debugRegisters: [UInt64]
 }
 
+/// How a vCPU's run loop ended.
+enum RunOutcome {
+    /// Something gdb must hear about: all-stop the others and report it.
+    case stop(StopReason)
+    /// Kicked out of KVM_RUN by the all-stop or an interrupt.
+    case kicked
+    /// HLT with no interrupt controller to wake it: the vCPU parks. Only when every vCPU is parked is it a
+    /// stop (an SMP guest's secondary vCPUs halt when their work is done; the boot vCPU goes on).
+    case halted(rip: UInt64)
+}
+
 struct RunCommand {
     let action: ResumeAction
     let debug: GuestDebugState
+    /// Write watchpoints to check after every step (`WatchpointStrategy.singleStep`): address, length.
+    var steppedWatches: [(address: UInt64, length: Int)] = []
 }
 
 /// The minimal VMM: guest RAM, one thread per vCPU, port I/O, and the `DebugTarget` gdb talks to.
@@ -65,6 +82,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
     public let configuration: MachineConfiguration
     public let registerTable = RegisterTable.x86_64
     public let strategy: SoftwareBreakpointStrategy
+    public let watchpointStrategy: WatchpointStrategy
     let contexts: [VCPUContext]
     let ports: PortIO
 
@@ -96,6 +114,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         capabilities = KVMCapabilities(kvm)
         strategy = try configuration.breakpointStrategy ?? SoftwareBreakpointProbe.run(kvm)
         breakpoints = BreakpointTable(strategy: strategy)
+        watchpointStrategy = try configuration.watchpointStrategy ?? DataBreakpointProbe.run(kvm)
         blockIRQWhileStepping = configuration.blockIRQWhileStepping
         vm = try kvm.createVM()
         try vm.setTSSAddress(0xfffb_d000)
@@ -144,12 +163,21 @@ public final class Machine: DebugTarget, @unchecked Sendable {
             }
         }
         let stackTop = UInt64(memory.size) & ~0xf
+        let apEntry = image.symbols[Self.secondaryEntrySymbol]
+        if contexts.count > 1 && apEntry == nil {
+            throw LoadError(
+                "\(name) has no `\(Self.secondaryEntrySymbol)` symbol: with --cpus \(contexts.count) the secondary vCPUs need an entry point")
+        }
         for (i, ctx) in contexts.enumerated() {
-            // Secondary vCPUs get their own 64 KiB stack below the boot vCPU's.
+            // Secondary vCPUs start at `ap_start` with rdi = their index and their own 64 KiB stack.
             try X86Boot.enterLongMode(
-                ctx.backend, registers: ctx.registers, entry: image.entry, stack: stackTop - UInt64(i) * 0x10000)
+                ctx.backend, registers: ctx.registers, entry: i == 0 ? image.entry : apEntry!,
+                stack: stackTop - UInt64(i) * 0x10000, firstArgument: UInt64(i))
         }
     }
+
+    /// The ELF symbol where secondary vCPUs start (there is no interrupt controller to send them SIPIs).
+    public static let secondaryEntrySymbol = "ap_start"
 
     /// Copy raw code into guest RAM at `address` and start every vCPU there in long mode (tests, probes).
     public func loadFlat(_ code: [UInt8], at address: UInt64) throws {
@@ -159,7 +187,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         for (i, ctx) in contexts.enumerated() {
             try X86Boot.enterLongMode(
                 ctx.backend, registers: ctx.registers, entry: address,
-                stack: (UInt64(memory.size) & ~0xf) - UInt64(i) * 0x10000)
+                stack: (UInt64(memory.size) & ~0xf) - UInt64(i) * 0x10000, firstArgument: UInt64(i))
         }
     }
 
@@ -200,50 +228,72 @@ public final class Machine: DebugTarget, @unchecked Sendable {
             let command = ctx.command!
             ctx.command = nil
             ctx.running = true
+            ctx.halted = false
             // A kick that came before this run started must still stop it.
             ctx.vcpu.setImmediateExit(stopRequested.load(ordering: .relaxed))
             control.unlock()
-            let reason = execute(ctx, command)
+            let outcome = execute(ctx, command)
             control.lock()
             ctx.running = false
-            vcpuStopped(ctx, reason: reason)
+            vcpuStopped(ctx, outcome)
         }
         control.unlock()
     }
 
     /// Runs until something gdb must hear about; nil when kicked out by the all-stop.
-    private func execute(_ ctx: VCPUContext, _ command: RunCommand) -> StopReason? {
+    private func execute(_ ctx: VCPUContext, _ command: RunCommand) -> RunOutcome {
         do {
             if ctx.appliedDebug != command.debug {
                 try ctx.vcpu.setGuestDebug(control: command.debug.control, debugRegisters: command.debug.debugRegisters)
                 ctx.appliedDebug = command.debug
             }
+            var watched = command.steppedWatches.map { readWatched(ctx, $0) }
             while true {
                 try ctx.registers.flushBeforeRun()
                 let exited = try ctx.vcpu.runOnce()
                 ctx.registers.invalidateAfterRun()
                 ctx.translations.removeAll(keepingCapacity: true)
                 if !exited {
-                    if stopRequested.load(ordering: .acquiring) { return nil }
+                    if stopRequested.load(ordering: .acquiring) { return .kicked }
                     continue
                 }
-                if let reason = try handleExit(ctx) { return reason }
+                guard let outcome = try handleExit(ctx) else { continue }
+                if case .stop(.stepped) = outcome, !command.steppedWatches.isEmpty {
+                    for (i, w) in command.steppedWatches.enumerated() {
+                        let now = readWatched(ctx, w)
+                        if now != watched[i] { return .stop(.watchpoint(.writeWatchpoint, address: w.address)) }
+                        watched[i] = now
+                    }
+                    if command.action == .continue { continue }
+                }
+                return outcome
             }
         } catch {
-            let message = "\(error)"
-            return .fault(signal: 4, description: message)
+            return .stop(.fault(signal: 4, description: "\(error)"))
         }
     }
 
     /// (lock held) One vCPU left its run loop.
-    private func vcpuStopped(_ ctx: VCPUContext, reason: StopReason?) {
+    private func vcpuStopped(_ ctx: VCPUContext, _ outcome: RunOutcome) {
         runningCount -= 1
-        if let reason {
+        switch outcome {
+        case .stop(let reason):
             if case .fault(_, let description) = reason { report("vCPU \(ctx.vcpu.index): \(description)") }
             if firstStop == nil {
                 firstStop = StopEvent(thread: ctx.vcpu.index + 1, reason: reason)
                 kickAll()
             }
+        case .halted(let rip):
+            ctx.halted = true
+            if runningCount == 0 && firstStop == nil && !stopRequested.load(ordering: .relaxed) {
+                let what = contexts.count == 1 ? "halted" : "halted, and so are all other vCPUs"
+                let reason = StopReason.fault(
+                    signal: 17, description: "\(what) at rip 0x\(hex(rip)) with nothing to wake it (no interrupt controller)")
+                report("vCPU \(ctx.vcpu.index): \(what) at rip 0x\(hex(rip))")
+                firstStop = StopEvent(thread: ctx.vcpu.index + 1, reason: reason)
+            }
+        case .kicked:
+            break
         }
         guard runningCount == 0 else { return }
         let stop = firstStop ?? StopEvent(thread: lastStop.thread, reason: .interrupted)
@@ -276,7 +326,22 @@ public final class Machine: DebugTarget, @unchecked Sendable {
 
     // MARK: Exits
 
-    private func handleExit(_ ctx: VCPUContext) throws -> StopReason? {
+    private func handleExit(_ ctx: VCPUContext) throws -> RunOutcome? {
+        if case .halted(let rip) = try haltCheck(ctx) { return .halted(rip: rip) }
+        return try exitReason(ctx).map { .stop($0) }
+    }
+
+    private enum HaltCheck { case notHalt, halted(UInt64) }
+
+    private func haltCheck(_ ctx: VCPUContext) throws -> HaltCheck {
+        guard ckvm_run_exit_reason(ctx.vcpu.run) == CKVM_EXIT_HLT else { return .notHalt }
+        let rip = try ripOf(ctx)
+        if let phys = translate(ctx, rip &- 1), breakpoints.patch(atPhysical: phys)?.trap == 0xF4 { return .notHalt }
+        ctx.lastExit = "HLT"
+        return .halted(rip &- 1)
+    }
+
+    private func exitReason(_ ctx: VCPUContext) throws -> StopReason? {
         let run = ctx.vcpu.run
         let reason = ckvm_run_exit_reason(run)
         switch reason {
@@ -293,7 +358,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
                 try ctx.registers.write(registerTable.pcRegnum, withUnsafeBytes(of: rip &- 1) { Array($0) })
                 return .softwareBreakpoint
             }
-            return .fault(signal: 17, description: "halted at rip 0x\(hex(rip &- 1)) with nothing to wake it (no interrupt controller)")
+            return nil  // not reached: haltCheck took every other HLT
         case CKVM_EXIT_MMIO:
             ctx.lastExit = "MMIO"
             let address = ckvm_run_mmio_phys_addr(run)
@@ -360,6 +425,12 @@ public final class Machine: DebugTarget, @unchecked Sendable {
             }
         }
         return .stepped
+    }
+
+    /// The bytes under a single-stepped watchpoint (nil while unmapped: a mapping that appears is a change).
+    private func readWatched(_ ctx: VCPUContext, _ w: (address: UInt64, length: Int)) -> [UInt8]? {
+        guard let pa = translate(ctx, w.address) else { return nil }
+        return memory.read(pa, count: w.length)
     }
 
     private func ripOf(_ ctx: VCPUContext) throws -> UInt64 {

@@ -41,3 +41,43 @@ public enum SoftwareBreakpointProbe {
         return .hardwareThenHalt
     }
 }
+
+/// How write watchpoints are served on this host, chosen once at start-up by `DataBreakpointProbe`.
+public enum WatchpointStrategy: String, Sendable {
+    /// DR0–DR3 with RW=01/11 in DR7 (USE_HW_BP): the CPU traps after the access. What real KVM does.
+    case debugRegisters = "debug-registers"
+    /// For hosts where data breakpoints never fire (kvm_pvm emulates CPL0 code, and KVM's instruction
+    /// emulator checks only code breakpoints): the vCPU single-steps while a write watchpoint is set and
+    /// kvmstub compares the watched bytes after every step. Unlimited in number, slow (one exit per
+    /// instruction), and only writes that change the value are seen; access watchpoints are refused.
+    case singleStep = "single-step"
+}
+
+/// Do data breakpoints fire here? A scratch VM stores to a watched address, then halts: KVM_EXIT_DEBUG
+/// means the debug registers work for data; the HLT exit means the store went unseen.
+public enum DataBreakpointProbe {
+    public static func run(_ kvm: KVMSystem) throws -> WatchpointStrategy {
+        let vm = try kvm.createVM()
+        try vm.setTSSAddress(0xfffb_d000)
+        let size = 1 << 20
+        let memory = try GuestMemory(size: size)
+        try vm.mapMemory(guestPhysical: 0, size: size, host: memory.host)
+        X86Boot.writeTables(memory)
+        let code: UInt64 = 0x10000
+        memory.write(code, [0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x02, 0x00, 0xF4])  // mov [0x20000], rax; hlt
+        let vcpu = try vm.createVCPU(index: 0)
+        try vcpu.setCPUID(fromSupportedOf: kvm)
+        let backend = X86Backend(vcpu: vcpu, syncRegs: false)
+        let registers = RegisterFile(backend: backend)
+        try X86Boot.enterLongMode(backend, registers: registers, entry: code, stack: 0x80000)
+        var dr = [UInt64](repeating: 0, count: 8)
+        dr[0] = 0x20000
+        dr[7] = 0x600 | 2 | 1 << 16 | 2 << 18  // G0, write, 8 bytes
+        try vcpu.setGuestDebug(control: CKVM_GUESTDBG_ENABLE | CKVM_GUESTDBG_USE_HW_BP, debugRegisters: dr)
+        for _ in 0..<4 {
+            guard try vcpu.runOnce() else { continue }
+            return vcpu.exitReason == CKVM_EXIT_DEBUG ? .debugRegisters : .singleStep
+        }
+        return .singleStep
+    }
+}

@@ -34,7 +34,9 @@ enum X86Boot {
     }
 
     /// Set sregs/regs of one vCPU for long mode at `entry` with stack `stack`.
-    static func enterLongMode(_ backend: X86Backend, registers: RegisterFile, entry: UInt64, stack: UInt64) throws(KVMError) {
+    static func enterLongMode(
+        _ backend: X86Backend, registers: RegisterFile, entry: UInt64, stack: UInt64, firstArgument: UInt64 = 0
+    ) throws(KVMError) {
         try registers.ensure([.x86Regs, .x86Sregs])
         var s = backend.sregs
         func segment(_ selector: UInt16, code: Bool) -> kvm_segment {
@@ -77,6 +79,7 @@ enum X86Boot {
         var r = kvm_regs()
         r.rip = entry
         r.rsp = stack
+        r.rdi = firstArgument
         r.rflags = 0x2
         backend.regs = r
         registers.markDirty([.x86Regs, .x86Sregs])

@@ -29,7 +29,7 @@ let usage = """
     """
 
 let runUsage = """
-    usage: kvmstub run IMAGE [--gdb HOST:PORT | --gdb PATH] [--wait] [--memory SIZE] [--serial PATH]
+    usage: kvmstub run IMAGE [--gdb HOST:PORT | --gdb PATH] [--wait] [--memory SIZE] [--serial PATH] [--cpus N]
                              [--sw-breakpoints auto|int3|hw-then-hlt] [--no-sync-regs]
 
     Boots IMAGE (an ELF64 x86-64 executable; PT_LOAD segments at p_paddr, entry in 64-bit long mode with
@@ -41,6 +41,8 @@ let runUsage = """
       --wait              stop before the first instruction until gdb attaches (QEMU's -S); needs --gdb
       --memory SIZE       guest RAM, e.g. 128M (default), 1G, 65536K
       --serial PATH       write the serial port (0x3f8) to PATH instead of stdout
+      --cpus N            vCPUs (default 1). vCPU 0 starts at the ELF entry; the others at the symbol
+                          `ap_start`, with rdi = their index and a 64 KiB stack each below vCPU 0's
       --sw-breakpoints S  how Z0 is served: auto (probe the host, default), int3, hw-then-hlt
       --no-sync-regs      fetch registers with ioctls even where kvm_run can carry them (KVM_CAP_SYNC_REGS)
 
@@ -131,6 +133,10 @@ func runCommand(_ args: [String]) -> Never {
             config.memorySize = size
         case "--serial": serialPath = value(a)
         case "--no-sync-regs": config.useSyncRegs = false
+        case "--cpus":
+            let v = value(a)
+            guard let n = Int(v), (1...64).contains(n) else { fail("--cpus \(v): want a number of vCPUs from 1 to 64") }
+            config.vcpuCount = n
         case "--sw-breakpoints":
             let v = value(a)
             switch v {

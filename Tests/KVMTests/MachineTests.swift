@@ -10,9 +10,11 @@ let kvmAvailable: Bool = access("/dev/kvm", R_OK | W_OK) == 0
 
 /// A machine running `code` at 0x10000, stopped, with a debugger attached.
 func makeMachine(
-    _ code: [UInt8], syncRegs: Bool = true, strategy: SoftwareBreakpointStrategy? = nil
+    _ code: [UInt8], syncRegs: Bool = true, strategy: SoftwareBreakpointStrategy? = nil,
+    watchpoints: WatchpointStrategy? = nil
 ) throws -> Machine {
     var config = MachineConfiguration()
+    config.watchpointStrategy = watchpoints
     config.memorySize = 4 << 20
     config.useSyncRegs = syncRegs
     config.breakpointStrategy = strategy
@@ -189,4 +191,40 @@ extension Machine {
 
 extension Array {
     func appending(contentsOf other: [Element]) -> [Element] { self + other }
+}
+
+@Suite(.enabled(if: kvmAvailable, "needs /dev/kvm"))
+struct DebugRegisterTests {
+    // mov qword [0x20000], rax (48 89 04 25 00 00 02 00); inc rax; jmp back to the store
+    let storeLoop: [UInt8] = [0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x02, 0x00, 0x48, 0xFF, 0xC0, 0xEB, 0xF3]
+
+    /// nil: whatever the host probe chose (debug registers on real KVM, single steps on kvm_pvm).
+    @Test(arguments: [nil, WatchpointStrategy.singleStep])
+    func writeWatchpointStopsAfterTheStore(strategy: WatchpointStrategy?) throws {
+        let m = try makeMachine(storeLoop, watchpoints: strategy)
+        try m.insertBreakpoint(.writeWatchpoint, at: 0x20000, length: 8)
+        let stop = try run(m, .continue)
+        #expect(stop.reason == .watchpoint(.writeWatchpoint, address: 0x20000))
+        #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x10008)  // trap-like: after the store
+    }
+
+    @Test func hardwareBreakpointStopsBeforeTheInstruction() throws {
+        let m = try makeMachine(storeLoop)
+        try m.insertBreakpoint(.hardware, at: 0x10008, length: 1)
+        #expect(try run(m, .continue).reason == .hardwareBreakpoint)
+        #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x10008)
+    }
+
+    @Test func aFifthDebugRegisterIsRefused() throws {
+        let m = try makeMachine(storeLoop)
+        for i in 0..<4 { try m.insertBreakpoint(.hardware, at: 0x10000 + UInt64(i), length: 1) }
+        #expect(throws: TargetError.noSpace("all four debug registers are in use")) {
+            try m.insertBreakpoint(.hardware, at: 0x10004, length: 1)
+        }
+        #expect(throws: TargetError.unsupported) { try m.insertBreakpoint(.readWatchpoint, at: 0x20000, length: 8) }
+        if m.watchpointStrategy == .singleStep {
+            #expect(throws: TargetError.unsupported) { try m.insertBreakpoint(.accessWatchpoint, at: 0x20000, length: 8) }
+        }
+        #expect(throws: TargetError.self) { try m.insertBreakpoint(.writeWatchpoint, at: 0x20001, length: 8) }
+    }
 }

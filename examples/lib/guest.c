@@ -97,3 +97,10 @@ int memcmp(const void *a, const void *b, unsigned long n)
             return *x - *y;
     return 0;
 }
+
+/* What a secondary vCPU runs (see ap_start in start.S); guests that use
+ * more than one vCPU define their own. */
+__attribute__((weak)) void ap_main(int cpu)
+{
+    (void)cpu;
+}

@@ -25,4 +25,23 @@ _start:
         .cfi_endproc
         .size   _start, . - _start
 
+/*
+ * Secondary vCPUs (kvmstub run --cpus N) start here, with rdi = their index
+ * and their own stack. They call ap_main(index) (a weak no-op unless the
+ * guest defines one), then halt for good: kvmstub parks a halted vCPU.
+ */
+        .globl  ap_start
+        .type   ap_start, @function
+ap_start:
+        .cfi_startproc
+        .cfi_undefined rip
+        xorl    %ebp, %ebp
+        andq    $-16, %rsp
+        call    ap_main
+2:      cli
+        hlt
+        jmp     2b
+        .cfi_endproc
+        .size   ap_start, . - ap_start
+
         .section .note.GNU-stack, "", @progbits
