@@ -11,7 +11,7 @@ watch counter
 set $by1 = 0
 set $by2 = 0
 set $i = 0
-while ($i < 60 && !($by1 && $by2))
+while ($i < 450 && !($by1 && $by2))
   continue
   if $_thread == 1
     set $by1 = $by1 + 1

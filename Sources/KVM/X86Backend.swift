@@ -27,8 +27,12 @@ public final class X86Backend: RegisterBackend {
     /// nil until the first MSR access decides: true = ONE_REG works for MSRs here.
     public private(set) var msrsThroughOneReg: Bool?
 
-    public init(vcpu: VCPU, table: RegisterTable = .x86_64, syncRegs: Bool, useXSAVE: Bool = true) {
+    public init(
+        vcpu: VCPU, table: RegisterTable = .x86_64, syncRegs: Bool, useXSAVE: Bool = true,
+        xsaveLayout: RegisterTable.XSAVELayout? = nil
+    ) {
         self.vcpu = vcpu
+        self.xsaveLayout = xsaveLayout
         self.table = table
         self.syncRegs = syncRegs
         self.useXSAVE = useXSAVE
@@ -37,9 +41,15 @@ public final class X86Backend: RegisterBackend {
         }
     }
 
-    private lazy var msrIndices: [UInt32] = table.registers.compactMap {
-        X86ID.space(of: $0.id) == .msr ? X86ID.index(of: $0.id) : nil
-    }
+    public var debugregs = kvm_debugregs()
+    /// XSTATE_BV bits of the components gdb wrote since the last flush (x87 and SSE are always set).
+    private var xsaveComponentsWritten: UInt64 = 3
+    private let xsaveLayout: RegisterTable.XSAVELayout?
+
+    /// The MSRs of one group (the four of `.x86MSRs`, or the kernel's list in `.x86MSRList`).
+    private lazy var msrIndicesByGroup: [SyncGroup: [UInt32]] = Dictionary(
+        grouping: table.registers.filter { X86ID.space(of: $0.id) == .msr }, by: \.syncGroup
+    ).mapValues { $0.map { X86ID.index(of: $0.id) } }
 
     public func fetch(_ group: SyncGroup) throws(KVMError) {
         switch group {
@@ -49,7 +59,8 @@ public final class X86Backend: RegisterBackend {
             try vcpu.getXSAVE(&xsave)
             fpuFromXSAVE()
         case .x86FPU: try vcpu.getFPU(&fpu)
-        case .x86MSRs: try fetchMSRs()
+        case .x86MSRs, .x86MSRList: try fetchMSRs(group)
+        case .x86DebugRegs: try vcpu.getDebugRegs(&debugregs)
         default: break
         }
     }
@@ -63,13 +74,33 @@ public final class X86Backend: RegisterBackend {
         case .x86FPU where useXSAVE:
             fpuIntoXSAVE()
             try vcpu.setXSAVE(&xsave)
+            xsaveComponentsWritten = 3
         case .x86FPU: try vcpu.setFPU(&fpu)
-        case .x86MSRs: try flushMSRs()
+        case .x86MSRs, .x86MSRList: try flushMSRs(group)
+        case .x86DebugRegs: try vcpu.setDebugRegs(&debugregs)
         default: break
         }
     }
 
-    private func fetchMSRs() throws(KVMError) {
+    private func fetchMSRs(_ group: SyncGroup) throws(KVMError) {
+        let msrIndices = msrIndicesByGroup[group] ?? []
+        if group == .x86MSRList {
+            // Listed MSRs one by one: one the kernel will not read stays unknown (`xx`), not zero.
+            for msr in msrIndices {
+                var v: UInt64 = 0
+                do {
+                    if msrsThroughOneReg != false {
+                        try withUnsafeMutableBytes(of: &v) { (b) throws(KVMError) in try vcpu.getOneReg(X86ID.msr(msr).rawValue, into: b) }
+                    } else {
+                        v = try vcpu.getMSRs([msr])[0]
+                    }
+                    msrs[msr] = v
+                } catch {
+                    msrs[msr] = nil
+                }
+            }
+            return
+        }
         if msrsThroughOneReg != false {
             do {
                 for msr in msrIndices {
@@ -86,9 +117,9 @@ public final class X86Backend: RegisterBackend {
         for (msr, v) in zip(msrIndices, try vcpu.getMSRs(msrIndices)) { msrs[msr] = v }
     }
 
-    private func flushMSRs() throws(KVMError) {
-        let written = msrIndices.filter { dirtyMSRs.contains($0) }
-        dirtyMSRs = []
+    private func flushMSRs(_ group: SyncGroup) throws(KVMError) {
+        let written = (msrIndicesByGroup[group] ?? []).filter { dirtyMSRs.contains($0) }
+        dirtyMSRs.subtract(written)
         if msrsThroughOneReg == true {
             for msr in written {
                 var v = msrs[msr] ?? 0
@@ -125,6 +156,8 @@ public final class X86Backend: RegisterBackend {
             return withUnsafeBytes(of: fullTagWord()) { Array($0) }
         case .fpu: return Self.bytes(of: &fpu, at: index, count: size)
         case .msr: return msrs[UInt32(index)].map { v in withUnsafeBytes(of: v) { Array($0) } }
+        case .xsave where useXSAVE: return Self.bytes(of: &xsave, at: index, count: size)
+        case .debugregs: return Self.bytes(of: &debugregs, at: index, count: size)
         default: return nil
         }
     }
@@ -147,8 +180,22 @@ public final class X86Backend: RegisterBackend {
             msrs[UInt32(index)] = value
             dirtyMSRs.insert(UInt32(index))
             mirrorIntoSregs(UInt32(index), value)
+        case .xsave where useXSAVE:
+            Self.store(bytes, into: &xsave, at: index)
+            xsaveComponentsWritten |= xsaveComponent(ofOffset: index)
+        case .debugregs: Self.store(bytes, into: &debugregs, at: index)
         default: break
         }
+    }
+
+    /// The XSTATE_BV bit of the component an XSAVE offset lies in: AVX 2, opmask 5, ZMM_Hi256 6, Hi16_ZMM 7.
+    private func xsaveComponent(ofOffset o: Int) -> UInt64 {
+        guard let l = xsaveLayout else { return 0 }
+        if (l.avx..<l.avx + 256).contains(o) { return 1 << 2 }
+        if let k = l.opmask, (k..<k + 64).contains(o) { return 1 << 5 }
+        if let h = l.zmmHi256, (h..<h + 512).contains(o) { return 1 << 6 }
+        if let h = l.hi16ZMM, (h..<h + 1024).contains(o) { return 1 << 7 }
+        return 0
     }
 
     /// kvm_fpu offsets → FXSAVE legacy-region offsets (Intel SDM vol. 1, 10.5.1), as (fpu, fxsave, bytes).
@@ -173,9 +220,10 @@ public final class X86Backend: RegisterBackend {
             withUnsafeBytes(of: &fpu) { f in
                 for (fo, xo, n) in Self.fxsaveLayout { x.baseAddress!.advanced(by: xo).copyMemory(from: f.baseAddress! + fo, byteCount: n) }
             }
-            // XSTATE_BV (offset 512): x87 and SSE now hold real values, so XRSTOR must load them.
+            // XSTATE_BV (offset 512): x87, SSE and whatever gdb wrote now hold real values, so XRSTOR must load
+            // them (KVM_GET_XSAVE filled components in their init state with init values, so this is exact).
             let bv = x.loadUnaligned(fromByteOffset: 512, as: UInt64.self)
-            x.storeBytes(of: bv | 3, toByteOffset: 512, as: UInt64.self)
+            x.storeBytes(of: bv | xsaveComponentsWritten, toByteOffset: 512, as: UInt64.self)
         }
     }
 

@@ -43,9 +43,9 @@ final class VCPUContext: @unchecked Sendable {
     /// The counter snapshot at attach, for `monitor sync-stats`.
     var statsBase: [String: Int] = [:]
 
-    init(vcpu: VCPU, syncRegs: Bool, xsave: Bool) {
+    init(vcpu: VCPU, table: RegisterTable, syncRegs: Bool, xsave: RegisterTable.XSAVELayout?, useXSAVE: Bool) {
         self.vcpu = vcpu
-        backend = X86Backend(vcpu: vcpu, syncRegs: syncRegs, useXSAVE: xsave)
+        backend = X86Backend(vcpu: vcpu, table: table, syncRegs: syncRegs, useXSAVE: useXSAVE, xsaveLayout: xsave)
         registers = RegisterFile(backend: backend)
     }
 }
@@ -80,7 +80,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
     public let vm: VirtualMachine
     public let memory: GuestMemory
     public let configuration: MachineConfiguration
-    public let registerTable = RegisterTable.x86_64
+    public let registerTable: RegisterTable
     public let strategy: SoftwareBreakpointStrategy
     public let watchpointStrategy: WatchpointStrategy
     let contexts: [VCPUContext]
@@ -122,11 +122,15 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         try vm.mapMemory(guestPhysical: 0, size: configuration.memorySize, host: memory.host)
         let syncRegs = configuration.useSyncRegs && capabilities.syncRegs & CKVM_SYNC_X86_REGS != 0
             && capabilities.syncRegs & CKVM_SYNC_X86_SREGS != 0
+        let layout = capabilities.xsave ? HostCPU.xsaveLayout() : nil
+        let table = RegisterTable.x86_64(extended: .init(xsave: layout, msrs: (try? kvm.msrIndexList()) ?? []))
+        registerTable = table
         var contexts: [VCPUContext] = []
         for i in 0..<configuration.vcpuCount {
             let vcpu = try vm.createVCPU(index: i)
             try vcpu.setCPUID(fromSupportedOf: kvm)
-            contexts.append(VCPUContext(vcpu: vcpu, syncRegs: syncRegs, xsave: capabilities.xsave))
+            contexts.append(
+                VCPUContext(vcpu: vcpu, table: table, syncRegs: syncRegs, xsave: layout, useXSAVE: capabilities.xsave))
         }
         self.contexts = contexts
         ports = PortIO(serialFD: configuration.serialFD)
@@ -461,6 +465,32 @@ public final class Machine: DebugTarget, @unchecked Sendable {
     }
 
     func hex(_ v: UInt64) -> String { String(v, radix: 16) }
+}
+
+/// What the host CPU says about the XSAVE layout the kernel's KVM_GET_XSAVE uses (standard format:
+/// CPUID leaf 0xD sub-leaf n gives component n's size in EAX and offset in EBX).
+enum HostCPU {
+    static func cpuid(_ leaf: UInt32, _ sub: UInt32 = 0) -> (eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32) {
+        var r: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+        withUnsafeMutablePointer(to: &r) { $0.withMemoryRebound(to: UInt32.self, capacity: 4) { ckvm_cpuid(leaf, sub, $0) } }
+        return r
+    }
+
+    static func xsaveLayout() -> RegisterTable.XSAVELayout? {
+        guard cpuid(0).eax >= 0xD, cpuid(1).ecx & (1 << 28) != 0 else { return nil }  // AVX
+        let avx = cpuid(0xD, 2)
+        guard avx.eax == 256 else { return nil }
+        var layout = RegisterTable.XSAVELayout(avx: Int(avx.ebx))
+        if cpuid(7).ebx & (1 << 16) != 0 {  // AVX512F
+            let (k, hi, hi16) = (cpuid(0xD, 5), cpuid(0xD, 6), cpuid(0xD, 7))
+            if k.eax == 64, hi.eax == 512, hi16.eax == 1024, hi16.ebx + 1024 <= 4096 {
+                layout.opmask = Int(k.ebx)
+                layout.zmmHi256 = Int(hi.ebx)
+                layout.hi16ZMM = Int(hi16.ebx)
+            }
+        }
+        return layout
+    }
 }
 
 /// The signal that kicks a vCPU thread out of KVM_RUN. Its handler does nothing: the point is the EINTR.

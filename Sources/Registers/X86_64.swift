@@ -51,10 +51,23 @@ extension SyncGroup {
     public static let x86MSRs = SyncGroup(rawValue: 1 << 3)
     /// x86 `struct kvm_debugregs`.
     public static let x86DebugRegs = SyncGroup(rawValue: 1 << 4)
+    /// Every other MSR the kernel lists (KVM_GET_MSR_INDEX_LIST), one ONE_REG call each.
+    public static let x86MSRList = SyncGroup(rawValue: 1 << 5)
 }
 
 /// Model-specific register numbers the table uses.
 public enum X86MSR {
+    /// gdb register names for the MSRs people look for; the rest are `msr_<hex>`.
+    public static func name(_ msr: UInt32) -> String {
+        let names: [UInt32: String] = [
+            0x10: "tsc", 0x1b: "apic_base", 0x3a: "feature_control", 0x3b: "tsc_adjust", 0x48: "spec_ctrl",
+            0x174: "sysenter_cs", 0x175: "sysenter_esp", 0x176: "sysenter_eip", 0x1a0: "misc_enable", 0x277: "pat",
+            0xC000_0081: "star", 0xC000_0082: "lstar", 0xC000_0083: "cstar", 0xC000_0084: "fmask",
+            0xC000_0103: "tsc_aux", 0x6e0: "tsc_deadline", 0x4b56_4d00: "kvm_wall_clock", 0x4b56_4d01: "kvm_system_time",
+        ]
+        return names[msr] ?? "msr_" + String(msr, radix: 16)
+    }
+
     public static let efer: UInt32 = 0xC000_0080
     public static let fsBase: UInt32 = 0xC000_0100
     public static let gsBase: UInt32 = 0xC000_0101
@@ -65,7 +78,39 @@ extension RegisterTable {
     /// x86-64 in gdb's order: `gdb/features/i386/64bit-core.xml`, `64bit-sse.xml`, `64bit-segments.xml`, then a
     /// system feature of kvmstub's own (k_gs_base, cr0, cr2, cr3, cr4, cr8, efer, as QEMU exposes them).
     /// Kernel layouts: `struct kvm_regs`, `kvm_sregs`, `kvm_fpu` in arch/x86/include/uapi/asm/kvm.h.
-    public static let x86_64: RegisterTable = {
+    public static let x86_64: RegisterTable = x86_64(extended: nil)
+
+    /// The XSAVE standard-format offsets of the AVX and AVX-512 state (CPUID leaf 0xD, sub-leaves 2, 5, 6, 7).
+    public struct XSAVELayout: Sendable, Equatable {
+        public var avx: Int
+        public var opmask: Int?
+        public var zmmHi256: Int?
+        public var hi16ZMM: Int?
+
+        public init(avx: Int, opmask: Int? = nil, zmmHi256: Int? = nil, hi16ZMM: Int? = nil) {
+            self.avx = avx
+            self.opmask = opmask
+            self.zmmHi256 = zmmHi256
+            self.hi16ZMM = hi16ZMM
+        }
+    }
+
+    /// What a particular host adds to the base table: AVX/AVX-512 from XSAVE, and the MSRs its kernel lists.
+    public struct X86Extensions: Sendable, Equatable {
+        public var xsave: XSAVELayout?
+        public var msrs: [UInt32]
+
+        public init(xsave: XSAVELayout?, msrs: [UInt32]) {
+            self.xsave = xsave
+            self.msrs = msrs
+        }
+    }
+
+    /// The full x86-64 table. `extended` nil is the base (gdb's core, SSE and segments plus the system
+    /// feature); with extensions it appends gdb's `64bit-avx.xml` and `64bit-avx512.xml` (served from the
+    /// XSAVE area, in the FPU group: the same ioctl), the debug registers (their own group, KVM_GET_DEBUGREGS),
+    /// descriptor-table and segment-base registers (sregs), and every listed MSR (their own group).
+    public static func x86_64(extended: X86Extensions?) -> RegisterTable {
         let core = "org.gnu.gdb.i386.core"
         let sse = "org.gnu.gdb.i386.sse"
         let segments = "org.gnu.gdb.i386.segments"
@@ -120,34 +165,85 @@ extension RegisterTable {
         add("cr4", 64, "i386_cr4", sys, X86ID.make(.sregs, index: 248, byteSize: 8), .x86Sregs, gdbGroup: "system")
         add("cr8", 64, "int", sys, X86ID.make(.sregs, index: 256, byteSize: 8), .x86Sregs, gdbGroup: "system")
         add("efer", 64, "i386_efer", sys, X86ID.msr(X86MSR.efer), .x86MSRs, gdbGroup: "system")
+        var features = [
+            RegisterFeature(name: core, fileName: "64bit-core.xml", typeDefinitions: X86Types.eflags),
+            RegisterFeature(name: sse, fileName: "64bit-sse.xml", typeDefinitions: X86Types.sse),
+            RegisterFeature(name: segments, fileName: "64bit-segments.xml"),
+            RegisterFeature(name: sys, fileName: "kvmstub-x86-sys.xml", typeDefinitions: X86Types.system),
+        ]
+        var groups = [
+            SyncGroupInfo(group: .x86Regs, name: "regs", servedBy: "KVM_GET_REGS / KVM_SET_REGS (struct kvm_regs)"),
+            SyncGroupInfo(group: .x86Sregs, name: "sregs", servedBy: "KVM_GET_SREGS / KVM_SET_SREGS (struct kvm_sregs)"),
+            SyncGroupInfo(
+                group: .x86FPU, name: "fpu",
+                servedBy: "KVM_GET_XSAVE / KVM_SET_XSAVE, or KVM_GET_FPU / KVM_SET_FPU without XSAVE"),
+            SyncGroupInfo(
+                group: .x86MSRs, name: "msrs",
+                servedBy: "KVM_GET_ONE_REG / KVM_SET_ONE_REG (Linux 6.18+), else KVM_GET_MSRS / KVM_SET_MSRS"),
+        ]
+        var full: SyncGroup = [.x86Regs, .x86Sregs, .x86FPU, .x86MSRs]
+        if let ext = extended {
+            if let x = ext.xsave {
+                let avx = "org.gnu.gdb.i386.avx"
+                for i in 0..<16 { add("ymm\(i)h", 128, "uint128", avx, X86ID.make(.xsave, index: UInt32(x.avx + 16 * i), byteSize: 16), .x86FPU) }
+                features.append(RegisterFeature(name: avx, fileName: "64bit-avx.xml"))
+                if let k = x.opmask, let hi = x.zmmHi256, let hi16 = x.hi16ZMM {
+                    let f = "org.gnu.gdb.i386.avx512"
+                    for i in 0..<16 { add("xmm\(i + 16)", 128, "vec128", f, X86ID.make(.xsave, index: UInt32(hi16 + 64 * i), byteSize: 16), .x86FPU) }
+                    for i in 0..<16 { add("ymm\(i + 16)h", 128, "uint128", f, X86ID.make(.xsave, index: UInt32(hi16 + 64 * i + 16), byteSize: 16), .x86FPU) }
+                    for i in 0..<8 { add("k\(i)", 64, "uint64", f, X86ID.make(.xsave, index: UInt32(k + 8 * i), byteSize: 8), .x86FPU) }
+                    for i in 0..<16 { add("zmm\(i)h", 256, "v2ui128", f, X86ID.make(.xsave, index: UInt32(hi + 32 * i), byteSize: 32), .x86FPU) }
+                    for i in 0..<16 { add("zmm\(i + 16)h", 256, "v2ui128", f, X86ID.make(.xsave, index: UInt32(hi16 + 64 * i + 32), byteSize: 32), .x86FPU) }
+                    features.append(RegisterFeature(name: f, fileName: "64bit-avx512.xml", typeDefinitions: X86Types.avx512))
+                }
+            }
+            let debug = "org.kvmstub.i386.debug"
+            for i in 0..<4 { add("dr\(i)", 64, "data_ptr", debug, X86ID.make(.debugregs, index: UInt32(8 * i), byteSize: 8), .x86DebugRegs, gdbGroup: "system") }
+            add("dr6", 64, "int", debug, X86ID.make(.debugregs, index: 32, byteSize: 8), .x86DebugRegs, gdbGroup: "system")
+            add("dr7", 64, "int", debug, X86ID.make(.debugregs, index: 40, byteSize: 8), .x86DebugRegs, gdbGroup: "system")
+            features.append(RegisterFeature(name: debug, fileName: "kvmstub-x86-debug.xml"))
+            groups.append(SyncGroupInfo(group: .x86DebugRegs, name: "debugregs", servedBy: "KVM_GET_DEBUGREGS / KVM_SET_DEBUGREGS"))
+            full.insert(.x86DebugRegs)
+            let tables = "org.kvmstub.i386.tables"
+            // kvm_sregs: kvm_segment {base u64, limit u32, selector u16, …} for cs ds es fs gs ss tr ldt at 0, 24 … 168;
+            // gdt and idt are {base u64, limit u16} at 192 and 208.
+            for (i, seg) in ["cs", "ds", "es", "fs", "gs", "ss"].enumerated() where seg != "fs" && seg != "gs" {
+                add("\(seg)_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: UInt32(24 * i), byteSize: 8), .x86Sregs, gdbGroup: "system")
+            }
+            add("tr", 32, "int32", tables, X86ID.make(.sregs, index: 144 + 12, byteSize: 2), .x86Sregs, gdbGroup: "system")
+            add("tr_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: 144, byteSize: 8), .x86Sregs, gdbGroup: "system")
+            add("tr_limit", 32, "int", tables, X86ID.make(.sregs, index: 144 + 8, byteSize: 4), .x86Sregs, gdbGroup: "system")
+            add("ldtr", 32, "int32", tables, X86ID.make(.sregs, index: 168 + 12, byteSize: 2), .x86Sregs, gdbGroup: "system")
+            add("ldtr_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: 168, byteSize: 8), .x86Sregs, gdbGroup: "system")
+            add("gdtr_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: 192, byteSize: 8), .x86Sregs, gdbGroup: "system")
+            add("gdtr_limit", 32, "int", tables, X86ID.make(.sregs, index: 200, byteSize: 2), .x86Sregs, gdbGroup: "system")
+            add("idtr_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: 208, byteSize: 8), .x86Sregs, gdbGroup: "system")
+            add("idtr_limit", 32, "int", tables, X86ID.make(.sregs, index: 216, byteSize: 2), .x86Sregs, gdbGroup: "system")
+            features.append(RegisterFeature(name: tables, fileName: "kvmstub-x86-tables.xml"))
+            let known: Set<UInt32> = [X86MSR.efer, X86MSR.fsBase, X86MSR.gsBase, X86MSR.kernelGSBase]
+            let listed = ext.msrs.filter { !known.contains($0) }
+            if !listed.isEmpty {
+                let msrFeature = "org.kvmstub.i386.msr"
+                for msr in listed {
+                    add(X86MSR.name(msr), 64, "uint64", msrFeature, X86ID.msr(msr), .x86MSRList, gdbGroup: "msr")
+                }
+                features.append(RegisterFeature(name: msrFeature, fileName: "kvmstub-x86-msr.xml"))
+                groups.append(SyncGroupInfo(group: .x86MSRList, name: "msr-list", servedBy: "KVM_GET_ONE_REG per MSR from KVM_GET_MSR_INDEX_LIST (KVM_GET_MSRS before 6.18)"))
+                full.insert(.x86MSRList)
+            }
+        }
 
         let runtime: SyncGroup = .x86Regs
         let reset: SyncGroup = [runtime, .x86Sregs, .x86FPU]
         return RegisterTable(
-            architecture: "i386:x86-64",
-            features: [
-                RegisterFeature(name: core, fileName: "64bit-core.xml", typeDefinitions: X86Types.eflags),
-                RegisterFeature(name: sse, fileName: "64bit-sse.xml", typeDefinitions: X86Types.sse),
-                RegisterFeature(name: segments, fileName: "64bit-segments.xml"),
-                RegisterFeature(name: sys, fileName: "kvmstub-x86-sys.xml", typeDefinitions: X86Types.system),
-            ],
-            registers: regs,
-            groups: [
-                SyncGroupInfo(group: .x86Regs, name: "regs", servedBy: "KVM_GET_REGS / KVM_SET_REGS (struct kvm_regs)"),
-                SyncGroupInfo(group: .x86Sregs, name: "sregs", servedBy: "KVM_GET_SREGS / KVM_SET_SREGS (struct kvm_sregs)"),
-                SyncGroupInfo(
-                    group: .x86FPU, name: "fpu",
-                    servedBy: "KVM_GET_XSAVE / KVM_SET_XSAVE (legacy region), KVM_GET_FPU / KVM_SET_FPU without XSAVE; IDs are struct kvm_fpu offsets"),
-                SyncGroupInfo(
-                    group: .x86MSRs, name: "msrs",
-                    servedBy: "KVM_GET_ONE_REG / KVM_SET_ONE_REG (Linux 6.18+), else KVM_GET_MSRS / KVM_SET_MSRS"),
-            ],
-            runtime: runtime, reset: reset, full: [reset, .x86MSRs],
+            architecture: "i386:x86-64", features: features, registers: regs, groups: groups,
+            runtime: runtime, reset: reset, full: full,
             // The g packet stops after eflags: everything in it is RUNTIME, so a stop costs one group.
             gPacketCount: 18,
             expedited: [6, 7, 16],  // rbp, rsp, rip
             pcRegnum: 16, spRegnum: 7)
-    }()
+    }
+
 }
 
 /// Type definitions from gdb/features/i386/64bit-core.xml and 64bit-sse.xml, and flag types for the system
@@ -160,7 +256,10 @@ enum X86Types {
             ("NT", 14), ("RF", 16), ("VM", 17), ("AC", 18), ("VIF", 19), ("VIP", 20), ("ID", 21),
         ])
 
-    static let sse = """
+    static let sse = vec128 + mxcsr
+
+    /// gdb types are per feature: 64bit-avx512.xml defines vec128 again for xmm16–31.
+    static let vec128 = """
           <vector id="v8bf16" type="bfloat16" count="8"/>
           <vector id="v8h" type="ieee_half" count="8"/>
           <vector id="v4f" type="ieee_single" count="4"/>
@@ -182,7 +281,9 @@ enum X86Types {
           </union>
 
         """
-        + flags(
+
+    static let mxcsr =
+        flags(
             "i386_mxcsr", 4,
             [
                 ("IE", 0), ("DE", 1), ("ZE", 2), ("OE", 3), ("UE", 4), ("PE", 5), ("DAZ", 6), ("IM", 7), ("DM", 8),
@@ -201,6 +302,12 @@ enum X86Types {
                 ("FSGSBASE", 16), ("PCIDE", 17), ("OSXSAVE", 18), ("SMEP", 20), ("SMAP", 21), ("PKE", 22),
             ])
         + flags("i386_efer", 8, [("SCE", 0), ("LME", 8), ("LMA", 10), ("NXE", 11), ("SVME", 12), ("LMSLE", 13), ("FFXSR", 14), ("TCE", 15)])
+
+    /// gdb/features/i386/64bit-avx512.xml's vector type for the zmm upper halves.
+    static let avx512 = vec128 + """
+          <vector id="v2ui128" type="uint128" count="2"/>
+
+        """
 
     static func flags(_ id: String, _ size: Int, _ fields: [(String, Int)]) -> String {
         var s = "  <flags id=\"\(id)\" size=\"\(size)\">\n"

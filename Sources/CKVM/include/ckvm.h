@@ -147,6 +147,36 @@ static inline uint64_t *ckvm_run_dirty_regs(struct kvm_run *r) { return &r->kvm_
 static inline struct kvm_regs *ckvm_run_sync_regs(struct kvm_run *r) { return &r->s.regs.regs; }
 static inline struct kvm_sregs *ckvm_run_sync_sregs(struct kvm_run *r) { return &r->s.regs.sregs; }
 
+// CPUID, for the XSAVE layout (leaf 0xD gives each state component's offset in the standard format that
+// KVM_GET_XSAVE uses). The instruction has no Swift spelling.
+#include <cpuid.h>
+static inline void ckvm_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) {
+    __cpuid_count(leaf, sub, out[0], out[1], out[2], out[3]);
+}
+
+// arm64 and powerpc vCPU ioctls for the ONE_REG backends (KVM/VCPU+OneRegDevice.swift). Built for that
+// architecture, <linux/kvm.h> has them. Elsewhere the structs they encode are not declared (struct kvm_vcpu_init
+// is arm64's, and <asm/kvm.h> here has x86's struct kvm_regs), so the request numbers are spelled out with that
+// architecture's _IOC layout: arm64 uses the generic one (dir bits 31-30, WRITE = 1, READ = 2; size 29-16);
+// powerpc its own (dir bits 31-29, READ = 2, WRITE = 4; size 28-16). On this build they are never issued.
+#if defined(__aarch64__)
+static const unsigned long CKVM_ARM_VCPU_INIT = KVM_ARM_VCPU_INIT;
+static const unsigned long CKVM_ARM_VCPU_FINALIZE = KVM_ARM_VCPU_FINALIZE;
+#else
+// _IOW(KVMIO, 0xae, struct kvm_vcpu_init) with sizeof(struct kvm_vcpu_init) == 32; _IOW(KVMIO, 0xc2, int).
+static const unsigned long CKVM_ARM_VCPU_INIT = (1UL << 30) | (32UL << 16) | (KVMIO << 8) | 0xae;
+static const unsigned long CKVM_ARM_VCPU_FINALIZE = (1UL << 30) | (4UL << 16) | (KVMIO << 8) | 0xc2;
+#endif
+#if defined(__powerpc64__)
+static const unsigned long CKVM_PPC_GET_REGS = KVM_GET_REGS;
+static const unsigned long CKVM_PPC_SET_REGS = KVM_SET_REGS;
+#else
+// _IOR(KVMIO, 0x81, struct kvm_regs) and _IOW(KVMIO, 0x82, ...) with powerpc's struct kvm_regs (392 bytes).
+static const unsigned long CKVM_PPC_GET_REGS = (2UL << 29) | (392UL << 16) | (KVMIO << 8) | 0x81;
+static const unsigned long CKVM_PPC_SET_REGS = (4UL << 29) | (392UL << 16) | (KVMIO << 8) | 0x82;
+#endif
+static inline size_t ckvm_reg_list_size(uint64_t n) { return sizeof(struct kvm_reg_list) + n * sizeof(uint64_t); }
+
 // Variable-length ioctl arguments (a count followed by a flexible array) are sized here.
 static inline size_t ckvm_msrs_size(uint32_t n) { return sizeof(struct kvm_msrs) + n * sizeof(struct kvm_msr_entry); }
 static inline size_t ckvm_msr_list_size(uint32_t n) { return sizeof(struct kvm_msr_list) + n * sizeof(uint32_t); }
