@@ -21,3 +21,13 @@ struct GDBScriptTests {
         #expect(r.stdout.contains("ok   \(name.dropLast(4)) "), "\(r.stdout)")
     }
 }
+
+@Suite(.enabled(if: kvmUsable, "needs /dev/kvm"), .enabled(if: gdbPath != nil, "needs gdb"))
+struct SessionLifecycleTests {
+    /// Detach and reattach, a gdb killed without a word, a refused second connection, and `k`.
+    @Test func attachDetachVanishAndKill() throws {
+        let r = try run("/bin/bash", ["gdb-scripts/lifecycle.sh"], environment: ["KVMSTUB": kvmstubPath], timeout: 180)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("7 passed, 0 failed"), "\(r.stdout)")
+    }
+}

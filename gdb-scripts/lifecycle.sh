@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Session lifecycle against one kvmstub: attach to a running guest, detach, attach again (as often as
+# wanted), a gdb killed without a word (treated like D), a second connection refused while one is active,
+# and finally `k`, which ends kvmstub. Prints "N passed, N failed".
+# usage: gdb-scripts/lifecycle.sh   (env KVMSTUB, GDB as for run.sh)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+kvmstub=${KVMSTUB:-$root/.build/debug/kvmstub}
+gdb=${GDB:-gdb}
+bash "$root/examples/build.sh" >/dev/null
+tmp=$(mktemp -d)
+trap 'kill $pid 2>/dev/null; [ "${KEEP:-}" = 1 ] && echo "logs in $tmp" || rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+check() {  # check LABEL COMMAND...
+    local label=$1; shift
+    if "$@"; then echo "ok   $label"; passed=$((passed + 1)); else echo "FAIL $label"; failed=$((failed + 1)); fi
+}
+clean() {
+    exec python3 -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
+for s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+}
+port=$((20000 + RANDOM % 40000))
+clean "$kvmstub" run "$root/examples/build/spin.elf" --gdb "127.0.0.1:$port" --serial "$tmp/serial" 2>"$tmp/stderr" &
+pid=$!
+for _ in $(seq 100); do grep -q "waiting for gdb" "$tmp/stderr" && break; sleep 0.05; done
+g() { (clean timeout -k 5 60 "$gdb" -batch -nx -ex "target remote 127.0.0.1:$port" "$@" "$root/examples/build/spin.elf" 2>&1); }
+
+out1=$(g -ex 'p spins' -ex 'detach')
+n1=$(sed -n 's/^\$1 = //p' <<<"$out1")
+check "first gdb attaches to the running guest (spins=$n1)" test "${n1:-0}" -gt 0
+sleep 0.2
+out2=$(g -ex 'p spins' -ex 'detach')
+n2=$(sed -n 's/^\$1 = //p' <<<"$out2")
+check "the guest ran on after detach, and a second gdb attaches (spins=$n2)" test "${n2:-0}" -gt "${n1:-0}"
+
+# A gdb that dies without detaching: its breakpoint must not stay behind, and the guest runs on.
+clean "$gdb" -batch -nx -ex "target remote 127.0.0.1:$port" -ex 'break spin_once' -ex 'continue' \
+    -ex 'python import time; time.sleep(30)' "$root/examples/build/spin.elf" >"$tmp/gdb3" 2>&1 &
+g3=$!
+for _ in $(seq 100); do grep -q "Breakpoint 1, spin_once" "$tmp/gdb3" && break; sleep 0.05; done
+# While it holds the session, a second connection is refused.
+python3 - "$port" >"$tmp/second" 2>&1 <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.settimeout(5)
+print(s.recv(64).decode(errors="replace"))
+PY
+check "a second connection is refused while gdb is attached" grep -q 'E01' "$tmp/second"
+kill -9 "$g3"
+wait "$g3" 2>/dev/null
+sleep 0.3
+out4=$(g -ex 'info breakpoints' -ex 'p spins' -ex 'p $pc' -ex 'detach')
+echo "$out4" > "$tmp/out4"; check "after a vanished gdb the guest runs on" grep -q 'in main\|spin_once' <<<"$out4"
+out5=$(g -ex 'p spins' -ex 'detach')
+n5=$(sed -n 's/^\$1 = //p' <<<"$out5")
+out6=$(g -ex 'p spins' -ex 'detach')
+n6=$(sed -n 's/^\$1 = //p' <<<"$out6")
+check "and keeps running between attaches (spins $n5 -> $n6)" test "${n6:-0}" -gt "${n5:-0}"
+check "kvmstub said it refused the second connection" grep -qi 'refus' "$tmp/stderr"
+
+g -ex 'kill' >/dev/null
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+check "k ends kvmstub" bash -c "! kill -0 $pid 2>/dev/null"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
