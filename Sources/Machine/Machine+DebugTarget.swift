@@ -139,6 +139,12 @@ extension Machine {
 
     // MARK: Run control
 
+    /// The KVM_SET_GUEST_DEBUG state the next run would get: (control flags, debugreg array).
+    public func debugStateForTests(step: Bool) -> (control: UInt32, debugRegisters: [UInt64]) {
+        let s = debugState(step: step)
+        return (s.control, s.debugRegisters)
+    }
+
     func debugState(step: Bool) -> GuestDebugState {
         var control: UInt32 = 0
         var regs: [UInt64] = []

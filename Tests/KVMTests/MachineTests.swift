@@ -228,3 +228,31 @@ struct DebugRegisterTests {
         #expect(throws: TargetError.self) { try m.insertBreakpoint(.writeWatchpoint, at: 0x20001, length: 8) }
     }
 }
+
+/// The int3 path (real KVM's) cannot run to a hit on a host that does not intercept #BP, but its
+/// bookkeeping can be checked anywhere: the trap byte in guest memory, the saved byte in every read,
+/// writes over a breakpoint, removal.
+@Suite(.enabled(if: kvmAvailable, "needs /dev/kvm"))
+struct Int3BookkeepingTests {
+    @Test func int3IsPatchedInAndShadowedInReads() throws {
+        let m = try makeMachine(nopsThenLoop, strategy: .int3)
+        try m.insertBreakpoint(.software, at: 0x10002, length: 1)
+        #expect(m.memory.read(0x10002, count: 1) == [0xCC])  // what the guest would execute
+        #expect(try m.readMemory(at: 0x10000, count: 4, thread: 1) == [0x90, 0x90, 0xB8, 0x34])  // what gdb sees
+        try m.writeMemory(at: 0x10001, bytes: [0x91, 0xB9], thread: 1)  // gdb writes over the breakpoint
+        #expect(m.memory.read(0x10001, count: 2) == [0x91, 0xCC])  // the trap stays
+        #expect(try m.readMemory(at: 0x10001, count: 2, thread: 1) == [0x91, 0xB9])
+        #expect(m.monitor("breakpoints")?.contains("trap 0xcc saved 0xb9") == true)
+        try m.removeBreakpoint(.software, at: 0x10002, length: 1)
+        #expect(m.memory.read(0x10001, count: 2) == [0x91, 0xB9])  // the new original comes back
+        #expect(m.debugStateForTests(step: false).control == 0)  // nothing left: guest debug off
+    }
+
+    @Test func int3StrategyAsksForUseSwBp() throws {
+        let m = try makeMachine(nopsThenLoop, strategy: .int3)
+        try m.insertBreakpoint(.software, at: 0x10002, length: 1)
+        let state = m.debugStateForTests(step: false)
+        #expect(state.control == 0x1 | 0x10000)  // ENABLE | USE_SW_BP
+        #expect(m.debugStateForTests(step: true).control & 0x2 == 0x2)  // SINGLESTEP
+    }
+}
