@@ -12,6 +12,7 @@ extension Machine {
             "breakpoints         inserted breakpoints and watchpoints, and how Z0 is served on this host",
             "translate ADDR      walk the page tables for a guest-virtual address, level by level",
             "vcpus               the state and last exit of each vCPU",
+            "reginfo NAME        a register's ONE_REG ID field by field, the ioctl that serves it, its sync group",
             "sstep irq on|off    block interrupts during single steps (KVM_GUESTDBG_BLOCKIRQ; now \(blockIRQWhileStepping ? "on" : "off")\(capabilities.blockIRQ ? "" : ", not offered by this kernel"))",
         ]
     }
@@ -29,6 +30,7 @@ extension Machine {
             blockIRQWhileStepping = words[2] == "on"
             let note = capabilities.blockIRQ ? "" : " (this kernel does not list BLOCKIRQ: steps are not protected)"
             return "single steps \(blockIRQWhileStepping ? "block" : "do not block") interrupts\(note)\n"
+        case "reginfo": return registerInfo(words.dropFirst().first)
         case "vcpus": return threadIDs.compactMap { threadExtraInfo($0) }.joined(separator: "\n") + "\n"
         default: return nil
         }
@@ -44,6 +46,48 @@ extension Machine {
             out += ctx.backend.syncRegs ? " (REGS and SREGS come back in kvm_run: KVM_CAP_SYNC_REGS)\n" : "\n"
             if counts.isEmpty { out += "  no ioctls since attach\n" }
             for (k, v) in counts.sorted(by: { $0.key < $1.key }) { out += "  \(k) \(v)\n" }
+        }
+        return out
+    }
+
+    /// The teaching view of one register: how `p $NAME` becomes an ioctl.
+    private func registerInfo(_ arg: String?) -> String {
+        guard let arg, let reg = registerTable.register(named: arg.hasPrefix("$") ? String(arg.dropFirst()) : arg) else {
+            return "usage: monitor reginfo NAME (a register gdb knows, e.g. rax, cr3, efer, xmm0)\n"
+        }
+        let id = reg.id
+        let space = X86ID.space(of: id)
+        var out = "\(reg.name): gdb regnum \(reg.regnum), \(reg.bitSize) bits, type \(reg.type), feature \(reg.feature)\n"
+        out += "ONE_REG ID \(id)\n"
+        out += "  arch   0x\(hex(id.arch >> 56)) (\(id.archName))     bits 63-56\n"
+        out += "  size   \(id.byteSize) bytes (KVM_REG_SIZE field \((id.rawValue & OneRegID.sizeMask) >> 52))     bits 55-52\n"
+        out += "  type   0x\(hex((id.rawValue >> 32) & 0xff))"
+        switch space {
+        case .msr: out += " (KVM_X86_REG_TYPE_MSR: the kernel's own ID)"
+        case .some(let s): out += " (project-private: \(s), never sent to the kernel)"
+        case nil: out += " (unknown)"
+        }
+        out += "     bits 39-32\n"
+        out += "  index  0x\(hex(UInt64(X86ID.index(of: id))))"
+        switch space {
+        case .msr: out += " (MSR number)\n"
+        case .regs: out += " (byte offset in struct kvm_regs)\n"
+        case .sregs: out += " (byte offset in struct kvm_sregs)\n"
+        case .fpu where X86ID.index(of: id) == X86ID.fullTagWordIndex: out += " (computed: the full tag word from the abridged one)\n"
+        case .fpu: out += " (byte offset in struct kvm_fpu, read from the XSAVE legacy area)\n"
+        case .xsave: out += " (byte offset in the XSAVE area)\n"
+        case .debugregs: out += " (byte offset in struct kvm_debugregs)\n"
+        case nil: out += "\n"
+        }
+        let ctx = contexts[0]
+        let file = ctx.registers
+        out += "sync group \(registerTable.groupName(reg.syncGroup))"
+        let level = registerTable.runtime.contains(reg.syncGroup) ? "RUNTIME" : registerTable.reset.contains(reg.syncGroup) ? "RESET" : "FULL"
+        out += " (\(level)), served by \(registerTable.info(for: reg.syncGroup)?.servedBy ?? "?")\n"
+        out += "on vCPU 0 now: \(file.valid.contains(reg.syncGroup) ? "valid" : "not fetched since the last run")"
+        out += file.dirty.contains(reg.syncGroup) ? ", dirty (goes back before the next KVM_RUN)\n" : ", clean\n"
+        if ctx.backend.syncRegs && [SyncGroup.x86Regs, .x86Sregs].contains(reg.syncGroup) {
+            out += "(this group comes back in kvm_run after every KVM_RUN: KVM_CAP_SYNC_REGS, no ioctl)\n"
         }
         return out
     }
