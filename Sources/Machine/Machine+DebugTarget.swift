@@ -163,13 +163,26 @@ extension Machine {
 
     public func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult {
         for t in actions.keys { _ = try context(t) }
+        let watches = breakpoints.steppedWatches.map { (address: $0.key, length: $0.value) }
+        var commands: [(VCPUContext, RunCommand)] = []
+        for (i, ctx) in contexts.enumerated() {
+            guard let action = actions[i + 1] ?? otherThreads else { continue }
+            let command = RunCommand(
+                action: action, debug: debugState(step: action == .step || !watches.isEmpty), steppedWatches: watches)
+            commands.append((ctx, command))
+        }
+        // A single step of the only vCPU that moves runs right here, on the thread that answers the packet:
+        // handing it to the vCPU thread and the stop back would cost two cross-CPU wake-ups (about 45 µs each
+        // on this nested host) around a step of about 7 µs. KVM allows KVM_RUN from another thread (the vCPU's
+        // pid is updated; measured here: no extra cost).
+        if commands.count == 1, commands[0].1.action == .step, !stepOnVCPUThreads {
+            let (ctx, command) = commands[0]
+            return .stopped(runInline(ctx, command))
+        }
         control.withLock {
             pendingStop = nil
-            for (i, ctx) in contexts.enumerated() {
-                guard let action = actions[i + 1] ?? otherThreads else { continue }
-                let watches = breakpoints.steppedWatches.map { (address: $0.key, length: $0.value) }
-                ctx.command = RunCommand(
-                    action: action, debug: debugState(step: action == .step || !watches.isEmpty), steppedWatches: watches)
+            for (ctx, command) in commands {
+                ctx.command = command
                 runningCount += 1
             }
             control.broadcast()

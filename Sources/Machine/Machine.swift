@@ -18,6 +18,8 @@ public struct MachineConfiguration: Sendable {
     public var useSyncRegs: Bool = true
     /// KVM_GUESTDBG_BLOCKIRQ on steps, where the kernel lists it.
     public var blockIRQWhileStepping: Bool = true
+    /// Hand single steps to the vCPU threads instead of running them on the caller's (for measurements).
+    public var stepOnVCPUThreads = false
 
     public init() {}
 }
@@ -102,6 +104,8 @@ public final class Machine: DebugTarget, @unchecked Sendable {
     // Session thread only, while every vCPU is stopped.
     var breakpoints: BreakpointTable
     public var blockIRQWhileStepping: Bool
+    /// Hand single steps to the vCPU threads instead of running them on the caller's (for measurements).
+    public var stepOnVCPUThreads = false
     /// The exit status the guest asked for through the exit port, once it has.
     public private(set) var guestExitStatus: UInt8?
     /// Called on a vCPU thread when the guest stops with no debugger attached (exit port, fault).
@@ -116,6 +120,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         breakpoints = BreakpointTable(strategy: strategy)
         watchpointStrategy = try configuration.watchpointStrategy ?? DataBreakpointProbe.run(kvm)
         blockIRQWhileStepping = configuration.blockIRQWhileStepping
+        stepOnVCPUThreads = configuration.stepOnVCPUThreads
         vm = try kvm.createVM()
         try vm.setTSSAddress(0xfffb_d000)
         memory = try GuestMemory(size: configuration.memorySize)
@@ -245,6 +250,36 @@ public final class Machine: DebugTarget, @unchecked Sendable {
     }
 
     /// Runs until something gdb must hear about; nil when kicked out by the all-stop.
+    /// Run one command on the calling thread and turn its outcome into the stop to report (the vCPU's own
+    /// thread stays parked meanwhile).
+    func runInline(_ ctx: VCPUContext, _ command: RunCommand) -> StopEvent {
+        ctx.vcpu.setImmediateExit(false)
+        let outcome = execute(ctx, command)
+        let thread = ctx.vcpu.index + 1
+        let stop: StopEvent
+        switch outcome {
+        case .stop(let reason):
+            if case .fault(_, let description) = reason { report("vCPU \(ctx.vcpu.index): \(description)") }
+            stop = StopEvent(thread: thread, reason: reason)
+        case .halted(let rip):
+            control.withLock { ctx.halted = true }
+            let everyone = contexts.allSatisfy { $0 === ctx || $0.halted }
+            if everyone {
+                report("vCPU \(ctx.vcpu.index): halted at rip 0x\(hex(rip))")
+                stop = StopEvent(
+                    thread: thread,
+                    reason: .fault(signal: 17, description: "halted at rip 0x\(hex(rip)) with nothing to wake it (no interrupt controller)"))
+            } else {
+                stop = StopEvent(thread: thread, reason: .stepped)
+            }
+        case .kicked:
+            stop = StopEvent(thread: thread, reason: .interrupted)
+        }
+        if case .exited(let status) = stop.reason { guestExitStatus = status }
+        control.withLock { lastStop = stop }
+        return stop
+    }
+
     private func execute(_ ctx: VCPUContext, _ command: RunCommand) -> RunOutcome {
         do {
             if ctx.appliedDebug != command.debug {
