@@ -19,11 +19,13 @@ let package = Package(
         .target(name: "KVM", dependencies: ["CKVM", "Registers"]),
         // The minimal VMM; conforms to DebugTarget.
         .target(name: "Machine", dependencies: ["KVM", "GDBStub", "Registers", "CKVM"]),
-        .executableTarget(name: "kvmstub", dependencies: ["Machine", "GDBStub", "KVM", "Registers"]),
+        // A fake arm64/ppc64 kernel for tests: in-memory vCPUs behind the ONE_REG surface, and a DebugTarget over them.
+        .target(name: "FakeKernel", dependencies: ["KVM", "GDBStub", "Registers"]),
+        .executableTarget(name: "kvmstub", dependencies: ["Machine", "GDBStub", "KVM", "Registers", "FakeKernel"]),
         .testTarget(name: "RSPTests", dependencies: ["RSP"]),
         .testTarget(name: "RegistersTests", dependencies: ["Registers"]),
         .testTarget(name: "GDBStubTests", dependencies: ["GDBStub", "RSP", "Registers"]),
-        .testTarget(name: "KVMTests", dependencies: ["KVM", "Registers", "CKVM", "Machine"]),
+        .testTarget(name: "KVMTests", dependencies: ["KVM", "Registers", "CKVM", "Machine", "FakeKernel"]),
         // Runs the real kvmstub executable and the real gdb; depending on it makes `swift test` build it.
         .testTarget(name: "EndToEndTests", dependencies: ["kvmstub", "Registers"]),
     ],

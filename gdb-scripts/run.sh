@@ -2,7 +2,8 @@
 # Runs kvmstub's scripted gdb sessions: for each script, boot its guest under a fresh kvmstub, attach the
 # real gdb, run the script, and check what it printed, what the guest printed and how kvmstub exited.
 #
-# usage: gdb-scripts/run.sh [SCRIPT.gdb ...]     (default: every gdb-scripts/*.gdb)
+# usage: gdb-scripts/run.sh [SCRIPT.gdb ...]     (default: every gdb-scripts/*.gdb;
+#        gdb-scripts/multiarch/*.gdb are the gdb-multiarch sessions against `kvmstub fake-target`)
 # env:   KVMSTUB (default .build/debug/kvmstub), GDB (default gdb), KEEP=1 keeps the logs
 #
 # A script's header says what to expect:
@@ -12,6 +13,10 @@
 #   # exit: N              kvmstub's exit status (the guest's, through the exit port)
 #   # serial: TEXT         the guest's serial output contains TEXT (any number of these)
 #   # expect: TEXT         gdb's output contains TEXT (any number of these)
+#   # fake-target: ARCH [VL] no guest: serve a fake arm64/ppc64 kernel (kvmstub fake-target --arch ARCH
+#                          [--sve-vl VL]) instead of `kvmstub run`
+#   # gdb: NAME            run this gdb (e.g. gdb-multiarch) instead of $GDB
+#   # source: FILE         gdb sources gdb-scripts/FILE (e.g. lib/roundtrip.py) before connecting
 # and it fails on any "FAIL:" line, on "Error in sourced command file", or when it checks nothing.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,13 +25,14 @@ kvmstub=${KVMSTUB:-$root/.build/debug/kvmstub}
 gdb=${GDB:-gdb}
 [ -x "$kvmstub" ] || { echo "run.sh: $kvmstub is not built (swift build)" >&2; exit 2; }
 command -v "$gdb" >/dev/null || { echo "run.sh: $gdb is not installed" >&2; exit 2; }
-"$root/examples/build.sh" >/dev/null || { echo "run.sh: examples/build.sh failed" >&2; exit 2; }
 
 # A parent may have blocked or ignored signals (a test runner's thread does); gdb then never sees the
 # SIGINT a script sends to interrupt the guest, and timeout's SIGTERM never lands. Start each program
 # with a clean signal state.
+# It execs, so `clean_signals … &` leaves $! naming the program itself (a kill reaches it); call it in the
+# foreground only inside ( ).
 clean_signals() {
-    python3 -c 'import os, signal, sys
+    exec python3 -c 'import os, signal, sys
 signal.pthread_sigmask(signal.SIG_SETMASK, [])
 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
     signal.signal(s, signal.SIG_DFL)
@@ -40,6 +46,13 @@ failed=0
 
 header() { sed -n "s/^# $1: //p" "$2"; }
 
+# The example guests, unless every script serves a fake kernel (no guest at all).
+for script in "${scripts[@]}"; do
+    [ -n "$(header fake-target "$script")" ] && continue
+    "$root/examples/build.sh" >/dev/null || { echo "run.sh: examples/build.sh failed" >&2; exit 2; }
+    break
+done
+
 for script in "${scripts[@]}"; do
     name=$(basename "$script" .gdb)
     tmp=$(mktemp -d)
@@ -48,11 +61,22 @@ for script in "${scripts[@]}"; do
     wait_flag=--wait
     [ "$(header run "$script")" = "--no-wait" ] && wait_flag=
     cpus=$(header cpus "$script")
+    fake=($(header fake-target "$script"))
+    script_gdb=$(header gdb "$script")
+    script_gdb=${script_gdb:-$gdb}
+    sources=()
+    while IFS= read -r f; do [ -n "$f" ] && sources+=(-ex "source $here/$f"); done < <(header source "$script")
+    if [ ${#fake[@]} -gt 0 ]; then
+        serve=(fake-target --arch "${fake[0]}" ${fake[1]:+--sve-vl "${fake[1]}"})
+        image=()
+    else
+        serve=(run "$root/examples/build/$guest.elf" $wait_flag ${cpus:+--cpus $cpus} --serial "$tmp/serial")
+        image=("$root/examples/build/$guest.elf")
+    fi
     pid=
     for attempt in 1 2 3 4 5; do
         port=$((20000 + RANDOM % 40000))
-        clean_signals "$kvmstub" run "$root/examples/build/$guest.elf" $wait_flag ${cpus:+--cpus $cpus} --gdb "127.0.0.1:$port" \
-            --serial "$tmp/serial" >"$tmp/stdout" 2>"$tmp/stderr" &
+        clean_signals "$kvmstub" "${serve[@]}" --gdb "127.0.0.1:$port" >"$tmp/stdout" 2>"$tmp/stderr" &
         pid=$!
         for _ in $(seq 100); do
             grep -q "waiting for gdb" "$tmp/stderr" 2>/dev/null && break
@@ -64,12 +88,15 @@ for script in "${scripts[@]}"; do
         pid=
     done
     problems=()
-    if [ -z "$pid" ]; then
+    if ! command -v "$script_gdb" >/dev/null; then
+        problems+=("$script_gdb is not installed")
+        [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null; }
+    elif [ -z "$pid" ]; then
         problems+=("kvmstub did not start: $(cat "$tmp/stderr")")
     else
         [ -z "$wait_flag" ] && sleep 0.3  # let the guest run before gdb attaches
-        clean_signals timeout -k 5 120 "$gdb" -batch -nx -ex "set confirm off" -ex "source $here/lib/check.gdb" \
-            -ex "target remote 127.0.0.1:$port" -x "$script" "$root/examples/build/$guest.elf" >"$tmp/gdb.out" 2>&1
+        (clean_signals timeout -k 5 120 "$script_gdb" -batch -nx -ex "set confirm off" -ex "source $here/lib/check.gdb" \
+            "${sources[@]}" -ex "target remote 127.0.0.1:$port" -x "$script" "${image[@]}") >"$tmp/gdb.out" 2>&1
         gdb_status=$?
         status=
         for _ in $(seq 200); do

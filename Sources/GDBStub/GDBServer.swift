@@ -1,3 +1,4 @@
+import Synchronization
 import Glibc
 
 /// Where the stub listens, in the command line's form: `HOST:PORT`, `:PORT` (127.0.0.1), `[v6-address]:PORT`, or
@@ -38,6 +39,15 @@ public struct GDBServerError: Error, Sendable, Equatable, CustomStringConvertibl
 public final class GDBServer {
     public let address: ListenAddress
     private var listener: Int32 = -1
+    private let stopping = Atomic<Bool>(false)
+
+    /// From any thread: stop accepting gdb connections. A session in progress runs to its end (its last
+    /// reply is written), then `serve` returns `.detached`. The VMM calls this when the guest ends while no
+    /// gdb is attached — right after a `D`, say — so the program can exit without cutting that reply off.
+    public func stopAccepting() {
+        stopping.store(true, ordering: .releasing)
+        if listener >= 0 { _ = Glibc.shutdown(listener, Int32(SHUT_RDWR)) }
+    }
     /// The Unix socket this server created (path, device, inode), removed again when it closes — unless
     /// something else has taken the path since.
     private var createdSocket: (path: String, device: UInt64, inode: UInt64)?
@@ -81,6 +91,7 @@ public final class GDBServer {
         while true {
             let fd = acceptClosingOnExec(listener)
             if fd < 0 {
+                if stopping.load(ordering: .acquiring) { return .detached }
                 switch errno {
                 case EINTR, ECONNABORTED, EPROTO: continue
                 default:

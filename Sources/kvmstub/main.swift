@@ -3,6 +3,13 @@ import Glibc
 import KVM
 import Machine
 import Registers
+import Synchronization
+
+/// Hands a non-Sendable reference to a @Sendable closure; the server's stopAccepting() is thread-safe.
+final class UncheckedBox<T: AnyObject>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
 
 /// One line on stderr and exit status 1: how every bad input ends.
 func fail(_ message: String) -> Never {
@@ -23,6 +30,7 @@ let usage = """
       run IMAGE   boot an ELF64 x86-64 guest under KVM and serve gdb
       info        what the host's KVM offers (capabilities, guest-debug flags, breakpoint strategy)
       regs        print a register table: name, gdb regnum, bitsize, ONE_REG ID, sync group
+      fake-target serve gdb a FAKE arm64 or ppc64 kernel (an in-memory vCPU, for testing)
 
     `kvmstub <command> --help` describes each.
 
@@ -51,7 +59,7 @@ let runUsage = """
     """
 
 let regsUsage = """
-    usage: kvmstub regs --arch x86_64
+    usage: kvmstub regs --arch x86_64 | --arch arm64 [--sve-vl BITS] | --arch ppc64
 
     Prints the register table: name, gdb regnum, bitsize, the ONE_REG ID (0x + 16 hex digits) and the sync
     group, then what serves each group.
@@ -180,9 +188,16 @@ func runCommand(_ args: [String]) -> Never {
         server = s
     }
     let listening = server != nil
+    // The guest ending with no gdb attached ends kvmstub with its status. With a listener, the main thread
+    // exits once the server stops (a gdb that just sent D still gets its OK); without one, at once.
+    let exitStatus = Atomic<Int32>(-1)
+    let serverForStop = server.map { UncheckedBox($0) }
     machine.unattendedStop = { stop in
         switch stop.reason {
-        case .exited(let status): exit(Int32(status))
+        case .exited(let status):
+            guard let s = serverForStop?.value else { exit(Int32(status)) }
+            exitStatus.store(Int32(status), ordering: .releasing)
+            s.stopAccepting()
         case .terminated: exit(1)
         case .fault:
             if !listening { exit(1) }  // the cause is already on stderr
@@ -202,10 +217,9 @@ func runCommand(_ args: [String]) -> Never {
         end = try server.serve(target: machine) { peer in say("gdb connected from \(peer)") }
     } catch { fail("\(error)") }
     server.close()
-    switch end {
-    case .exited(let status): exit(Int32(status))
-    default: exit(Int32(machine.guestExitStatus ?? 0))
-    }
+    if case .exited(let status) = end { exit(Int32(status)) }
+    let status = exitStatus.load(ordering: .acquiring)
+    exit(status >= 0 ? status : Int32(machine.guestExitStatus ?? 0))
 }
 
 func infoCommand(_ args: [String]) -> Never {
@@ -255,10 +269,15 @@ func regsCommand(_ args: [String]) -> Never {
         print(regsUsage, terminator: "")
         exit(0)
     }
-    guard args.count == 2, args[0] == "--arch" else { fail("regs needs --arch x86_64 (see kvmstub regs --help)") }
+    guard args.count >= 2, args[0] == "--arch" else { fail("regs needs --arch x86_64 (see kvmstub regs --help)") }
+    if let table = otherArchitectureTable(args) {
+        print(table.listing(), terminator: "")
+        exit(0)
+    }
+    guard args.count == 2 else { fail("unknown option \(args[2]) (see kvmstub regs --help)") }
     switch args[1] {
     case "x86_64", "x86-64", "amd64": print(RegisterTable.x86_64.listing(), terminator: "")
-    default: fail("unknown architecture \(args[1]): x86_64")
+    default: fail("unknown architecture \(args[1]): x86_64, arm64, ppc64")
     }
     exit(0)
 }
@@ -273,6 +292,7 @@ switch arguments.first {
 case "run": runCommand(Array(arguments.dropFirst()))
 case "info": infoCommand(Array(arguments.dropFirst()))
 case "regs": regsCommand(Array(arguments.dropFirst()))
+case "fake-target": fakeTargetCommand(Array(arguments.dropFirst()))
 case "--help", "-h", "help": print(usage, terminator: "")
 case nil:
     print(usage, terminator: "")

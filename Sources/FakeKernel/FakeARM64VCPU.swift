@@ -1,0 +1,277 @@
+import Glibc
+import KVM
+import Registers
+
+/// A FAKE arm64 KVM vCPU, in memory, for tests: it answers the ioctls `ARM64VCPUDevice` names with the rules
+/// arch/arm64/kvm/guest.c and sys_regs.c apply, so the arm64 backend can be run and checked on a machine without
+/// arm64 KVM. It holds values; it executes nothing.
+///
+/// The rules it keeps (each a rule of the real kernel):
+/// - before KVM_ARM_VCPU_INIT every ONE_REG call and KVM_GET_REG_LIST fail with ENOEXEC;
+/// - an ID of another architecture is EINVAL; an unknown ID is ENOENT;
+/// - a core ID past the end of `struct kvm_regs` is ENOENT; one whose size or alignment does not match its field
+///   is EINVAL, and so is a V register (vregs) on a vCPU with SVE, which must use the Z registers instead;
+///   a pstate write with a mode other than EL0t, EL1t, EL1h is EINVAL (no AArch32, no nested virtualisation);
+/// - a system register or SVE ID of the wrong size is ENOENT (the size is part of the ID);
+/// - SVE IDs on a vCPU without SVE are ENOENT; Z/P/FFR before KVM_ARM_VCPU_FINALIZE are EPERM, as are KVM_RUN and
+///   KVM_GET_REG_LIST; KVM_REG_ARM64_SVE_VLS is writable only before it (EPERM after), must not hide a length below
+///   its maximum and must offer only what the host offers (EINVAL);
+/// - Z/P/FFR values are always 2048/256 bits: a get zero-fills above the vector length, a set ignores those bytes.
+/// A buffer whose size is not KVM_REG_SIZE(id) is EINVAL here (the real kernel would copy KVM_REG_SIZE bytes
+/// whatever the caller meant).
+public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU {
+    public let counter = IoctlCounter()
+    public let architectureName = "arm64"
+    public let trapInstruction = ARM64ID.breakpointInstruction
+    /// The vector lengths (bits) the fake host offers; empty = a host without SVE.
+    public let hostVectorLengths: [Int]
+
+    public private(set) var initialized = false
+    public private(set) var sveEnabled = false
+    public private(set) var sveFinalized = false
+    /// The KVM_REG_ARM64_SVE_VLS value: 8 little-endian u64 words, bit vq-1 per offered length.
+    private var vls = [UInt8](repeating: 0, count: 64)
+    /// The vector length fixed at finalize (bits).
+    public private(set) var vectorLength = 0
+    /// `struct kvm_regs` as the kernel keeps it.
+    public private(set) var core = [UInt8](repeating: 0, count: ARM64ID.CoreOffset.structSize)
+    /// Z: VL/8 bytes each, P and FFR: VL/64 bytes, allocated at finalize.
+    private var z: [[UInt8]] = []
+    private var p: [[UInt8]] = []
+    private var ffr: [UInt8] = []
+    public private(set) var sysregs: [OneRegID: UInt64]
+    /// KVM_REG_ARM_FW registers: PSCI version 1.0 and the SMCCC workarounds, as KVM_GET_REG_LIST lists them.
+    public private(set) var firmware: [OneRegID: UInt64] = [
+        OneRegID(rawValue: 0x6030_0000_0014_0000): 0x1_0000,
+        OneRegID(rawValue: 0x6030_0000_0014_0001): 1,
+        OneRegID(rawValue: 0x6030_0000_0014_0002): 1,
+    ]
+
+    /// The system registers a fresh fake vCPU has: the named ones with plausible reset values (a Cortex-A72's
+    /// MIDR, MPIDR of CPU 0), and one ID-space register with no common name, to show the encoding-named case.
+    public static let defaultSystemRegisters: [OneRegID: UInt64] = {
+        var d: [OneRegID: UInt64] = [:]
+        for r in ARM64SystemRegister.named { d[ARM64ID.sysreg(r.op0, r.op1, r.crn, r.crm, r.op2)] = 0 }
+        d[ARM64ID.sysreg(3, 0, 0, 0, 0)] = 0x410f_d083  // MIDR_EL1
+        d[ARM64ID.sysreg(3, 0, 0, 0, 5)] = 0x8000_0000  // MPIDR_EL1
+        d[ARM64ID.sysreg(3, 0, 1, 0, 0)] = 0x30d0_0800  // SCTLR_EL1 reset value (RES1 bits)
+        d[ARM64ID.sysreg(3, 0, 0, 5, 2)] = 0  // S3_0_C0_C5_2, an unnamed ID register
+        return d
+    }()
+
+    public init(
+        hostVectorLengths: [Int] = RegisterTable.arm64VectorLengths,
+        systemRegisters: [OneRegID: UInt64] = FakeARM64VCPU.defaultSystemRegisters
+    ) {
+        self.hostVectorLengths = hostVectorLengths
+        sysregs = systemRegisters
+    }
+
+    // MARK: Set-up
+
+    public func armVCPUInit(target: UInt32, features: [UInt32]) throws(KVMError) {
+        counter.record("KVM_ARM_VCPU_INIT")
+        let word0 = features.first ?? 0
+        let known: UInt32 = 0x7f  // KVM_ARM_VCPU_POWER_OFF … PTRAUTH_GENERIC
+        guard target <= kvmARMTargetGenericV8, word0 & ~known == 0, features.dropFirst().allSatisfy({ $0 == 0 }) else {
+            throw fakeError("KVM_ARM_VCPU_INIT", nil, EINVAL)
+        }
+        let wantsSVE = word0 & (1 << UInt32(ARM64VCPUFeature.sve)) != 0
+        // EL1_32BIT: not on this host.
+        guard word0 & (1 << 1) == 0 else { throw fakeError("KVM_ARM_VCPU_INIT", nil, EINVAL) }
+        guard !wantsSVE || !hostVectorLengths.isEmpty else { throw fakeError("KVM_ARM_VCPU_INIT", nil, EINVAL) }
+        if initialized && wantsSVE != sveEnabled { throw fakeError("KVM_ARM_VCPU_INIT", nil, EINVAL) }
+        // kvm_reset_vcpu: everything zero, pstate EL1h with D, A, I, F masked.
+        core = [UInt8](repeating: 0, count: core.count)
+        store(0x3c5, at: ARM64ID.CoreOffset.pstate)
+        if wantsSVE && !initialized {
+            vls = [UInt8](repeating: 0, count: 64)
+            for vl in hostVectorLengths {
+                let bit = vl / 128 - 1
+                vls[bit / 8] |= 1 << UInt8(bit % 8)
+            }
+        }
+        sveEnabled = wantsSVE
+        initialized = true
+    }
+
+    public func armVCPUFinalize(feature: Int32) throws(KVMError) {
+        counter.record("KVM_ARM_VCPU_FINALIZE")
+        guard initialized, feature == Int32(ARM64VCPUFeature.sve), sveEnabled else {
+            throw fakeError("KVM_ARM_VCPU_FINALIZE", nil, EINVAL)
+        }
+        guard !sveFinalized else { throw fakeError("KVM_ARM_VCPU_FINALIZE", nil, EPERM) }
+        let maxVQ = Self.highestVQ(vls)
+        vectorLength = maxVQ * 128
+        z = [[UInt8]](repeating: [UInt8](repeating: 0, count: vectorLength / 8), count: 32)
+        p = [[UInt8]](repeating: [UInt8](repeating: 0, count: vectorLength / 64), count: 16)
+        ffr = [UInt8](repeating: 0, count: vectorLength / 64)
+        sveFinalized = true
+    }
+
+    // MARK: ONE_REG
+
+    public func getOneReg(_ id: UInt64, into value: UnsafeMutableRawBufferPointer) throws(KVMError) {
+        counter.record("KVM_GET_ONE_REG")
+        let bytes = try access(
+            OneRegID(rawValue: id), bufferSize: value.count, write: nil, operation: "KVM_GET_ONE_REG")
+        for (i, b) in bytes.enumerated() { value[i] = b }
+    }
+
+    public func setOneReg(_ id: UInt64, from value: UnsafeRawBufferPointer) throws(KVMError) {
+        counter.record("KVM_SET_ONE_REG")
+        _ = try access(
+            OneRegID(rawValue: id), bufferSize: value.count, write: Array(value), operation: "KVM_SET_ONE_REG")
+    }
+
+    public func regList() throws(KVMError) -> [UInt64] {
+        counter.record("KVM_GET_REG_LIST")
+        guard initialized else { throw fakeError("KVM_GET_REG_LIST", nil, ENOEXEC) }
+        guard !sveEnabled || sveFinalized else { throw fakeError("KVM_GET_REG_LIST", nil, EPERM) }
+        var ids: [OneRegID] = []
+        var offset = 0
+        while offset < ARM64ID.CoreOffset.structSize {
+            if let size = coreFieldSize(at: offset) {
+                ids.append(ARM64ID.core(offset: offset, byteSize: size))
+                offset += size
+            } else {
+                offset += 4
+            }
+        }
+        if sveEnabled {
+            ids.append(ARM64ID.vectorLengths)
+            ids += (0..<32).map(ARM64ID.zreg) + (0..<16).map(ARM64ID.preg) + [ARM64ID.ffr]
+        }
+        ids += firmware.keys.sorted() + sysregs.keys.sorted()
+        return ids.map(\.rawValue)
+    }
+
+    /// The size of the core field at a byte offset, as core_reg_size_from_offset decides; nil = EINVAL.
+    private func coreFieldSize(at offset: Int) -> Int? {
+        typealias O = ARM64ID.CoreOffset
+        switch offset {
+        case 0..<O.spsrEL1 + 5 * 8: return offset % 8 == 0 ? 8 : nil
+        case O.v(0)..<O.v(32): return offset % 16 == 0 && !sveEnabled ? 16 : nil
+        case O.fpsr, O.fpcr: return 4
+        default: return nil
+        }
+    }
+
+    /// One ONE_REG access: returns the value (a get) or stores `write` (a set).
+    private func access(_ id: OneRegID, bufferSize: Int, write: [UInt8]?, operation: String) throws(KVMError) -> [UInt8]
+    {
+        func fail(_ e: Int32) -> KVMError { fakeError(operation, id.rawValue, e) }
+        guard initialized else { throw fail(ENOEXEC) }
+        guard id.arch == OneRegID.archARM64 else { throw fail(EINVAL) }
+        guard bufferSize == id.byteSize else { throw fail(EINVAL) }
+        switch id.rawValue & ARM64ID.coprocMask {
+        case ARM64ID.core:
+            let offset = Int(id.rawValue & 0xffff) * 4
+            guard offset + id.byteSize <= core.count, id.rawValue & 0x0000_ffff_0000_0000 == 0 else {
+                throw fail(ENOENT)
+            }
+            guard coreFieldSize(at: offset) == id.byteSize else { throw fail(EINVAL) }
+            guard let value = write else { return Array(core[offset..<offset + id.byteSize]) }
+            if offset == ARM64ID.CoreOffset.pstate, ![0b0000, 0b0100, 0b0101].contains(loadU64(value) & 0x1f) {
+                throw fail(EINVAL)
+            }
+            core.replaceSubrange(offset..<offset + value.count, with: value)
+            return value
+        case ARM64ID.sve:
+            return try sveAccess(id, write: write, fail: fail)
+        case ARM64ID.sysreg:
+            guard id.byteSize == 8, let current = sysregs[id] else { throw fail(ENOENT) }
+            guard let value = write else { return littleEndianBytes(current) }
+            sysregs[id] = loadU64(value)
+            return value
+        case ARM64ID.firmware:
+            guard id.byteSize == 8, let current = firmware[id] else { throw fail(ENOENT) }
+            guard let value = write else { return littleEndianBytes(current) }
+            guard loadU64(value) == current else { throw fail(EINVAL) }  // the fake offers no other firmware level
+            return value
+        default:
+            throw fail(ENOENT)
+        }
+    }
+
+    private func sveAccess(_ id: OneRegID, write: [UInt8]?, fail: (Int32) -> KVMError) throws(KVMError) -> [UInt8] {
+        guard sveEnabled else { throw fail(ENOENT) }
+        if id == ARM64ID.vectorLengths {
+            guard let value = write else { return vls }
+            guard !sveFinalized else { throw fail(EPERM) }
+            // Only a maximum can be chosen: every host length up to the highest one set must be set, and no other.
+            let maxVQ = Self.highestVQ(value)
+            guard maxVQ > 0 else { throw fail(EINVAL) }
+            for vq in 1...512 {
+                let wanted = vq <= maxVQ && hostVectorLengths.contains(vq * 128)
+                let set = Self.offers(value, vq)
+                if set != wanted { throw fail(EINVAL) }
+            }
+            vls = value
+            return value
+        }
+        let index = Int(id.rawValue & 0xffff)
+        let region: SVERegion
+        switch index {
+        case 0..<0x400 where id.byteSize == 256 && index & 31 == 0: region = .z(index >> 5)
+        case 0x400..<0x600 where id.byteSize == 32 && index & 31 == 0 && index - 0x400 < 16 << 5:
+            region = .p((index - 0x400) >> 5)
+        case 0x600 where id.byteSize == 32: region = .ffr
+        default: throw fail(ENOENT)  // another slice, size or index
+        }
+        guard sveFinalized else { throw fail(EPERM) }
+        let live: [UInt8]
+        switch region {
+        case .z(let n): live = z[n]
+        case .p(let n): live = p[n]
+        case .ffr: live = ffr
+        }
+        // The kernel's value is always 2048 (256) bits: a get zero-fills above the vector length, a set drops those bytes.
+        guard let value = write else { return live + [UInt8](repeating: 0, count: id.byteSize - live.count) }
+        let kept = Array(value.prefix(live.count))
+        switch region {
+        case .z(let n): z[n] = kept
+        case .p(let n): p[n] = kept
+        case .ffr: ffr = kept
+        }
+        return value
+    }
+
+    /// Whether a VLS value offers vq × 128 bits.
+    static func offers(_ set: [UInt8], _ vq: Int) -> Bool {
+        let mask: UInt8 = 1 << UInt8((vq - 1) % 8)
+        return set[(vq - 1) / 8] & mask != 0
+    }
+
+    /// The highest vq a VLS value offers, 0 for none.
+    static func highestVQ(_ set: [UInt8]) -> Int {
+        for vq in stride(from: 512, through: 1, by: -1) where offers(set, vq) { return vq }
+        return 0
+    }
+
+    private enum SVERegion {
+        case z(Int)
+        case p(Int)
+        case ffr
+    }
+
+    // MARK: Running
+
+    public func run(singleStep: Bool, memory: FakeRAM) throws(KVMError) -> FakeExit {
+        counter.record("KVM_RUN")
+        guard initialized else { throw fakeError("KVM_RUN", nil, ENOEXEC) }
+        guard !sveEnabled || sveFinalized else { throw fakeError("KVM_RUN", nil, EPERM) }
+        let pc = loadU64(core[ARM64ID.CoreOffset.pc..<ARM64ID.CoreOffset.pc + 8])
+        if singleStep {
+            store(pc &+ 4, at: ARM64ID.CoreOffset.pc)
+            return .stepped
+        }
+        guard let trap = memory.firstTrap(from: pc, instruction: trapInstruction) else { return .running }
+        store(trap, at: ARM64ID.CoreOffset.pc)
+        return .trap(address: trap)
+    }
+
+    private func store(_ v: UInt64, at offset: Int) {
+        core.replaceSubrange(offset..<offset + 8, with: littleEndianBytes(v))
+    }
+}
