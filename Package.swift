@@ -4,7 +4,10 @@ import PackageDescription
 let package = Package(
     name: "kvmstub",
     products: [
-        .executable(name: "kvmstub", targets: ["kvmstub"])
+        .executable(name: "kvmstub", targets: ["kvmstub"]),
+        // For Fuzz/ (its own package, which depends on this one by path): the codec and the session.
+        .library(name: "RSP", targets: ["RSP"]),
+        .library(name: "GDBStub", targets: ["GDBStub"]),
     ],
     targets: [
         // C shim: <linux/kvm.h> constants and the ioctl wrappers Swift cannot call (ioctl is variadic).
@@ -22,6 +25,9 @@ let package = Package(
         // A fake arm64/ppc64 kernel for tests: in-memory vCPUs behind the ONE_REG surface, and a DebugTarget over them.
         .target(name: "FakeKernel", dependencies: ["KVM", "GDBStub", "Registers"]),
         .executableTarget(name: "kvmstub", dependencies: ["Machine", "GDBStub", "KVM", "Registers", "FakeKernel"]),
+        // The benchmark of issue 5 (scripts/bench.sh builds it release); its test only checks that it runs.
+        .executableTarget(name: "kvmstub-bench", dependencies: ["KVM", "CKVM"]),
+        .testTarget(name: "BenchTests", dependencies: ["kvmstub-bench", "kvmstub"]),
         .testTarget(name: "RSPTests", dependencies: ["RSP"]),
         .testTarget(name: "RegistersTests", dependencies: ["Registers"]),
         .testTarget(name: "GDBStubTests", dependencies: ["GDBStub", "RSP", "Registers"]),
