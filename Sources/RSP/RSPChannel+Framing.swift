@@ -27,6 +27,16 @@ extension RSPChannel {
     private static func appendFrame(_ payload: some Collection<UInt8>, binary: Bool, to framed: inout [UInt8]) {
         framed.reserveCapacity(framed.count + payload.count + 4)
         framed.append(ASCII.packetStart)
+        // A text reply (hex, the common case) is copied whole and summed over a plain buffer: iterating a generic
+        // collection across the module boundary costs a witness call per byte.
+        if !binary, let sum = payload.withContiguousStorageIfAvailable({ buffer -> UInt8 in
+            framed.append(contentsOf: buffer)
+            return buffer.reduce(0, &+)
+        }) {
+            framed.append(ASCII.checksumStart)
+            Hex.encode(CollectionOfOne(sum), into: &framed)
+            return
+        }
         var sum: UInt8 = 0
         for byte in payload {
             if binary && needsEscape(byte) {
