@@ -24,10 +24,14 @@ public final class VCPU: @unchecked Sendable {
 
     /// One counted ioctl with a pointer argument; EINTR retried.
     @inline(__always)
-    func ioctl<T>(_ name: String, _ request: UInt, _ arg: inout T, detail: String = "") throws(KVMError) {
+    func ioctl<T>(_ name: String, _ request: UInt, _ arg: inout T, detail: @autoclosure () -> String = "") throws(KVMError) {
         counter.record(name)
-        let r = retryingEINTR { ckvm_ioctl_ptr(fd, request, &arg) }
-        guard r >= 0 else { throw KVMError(operation: detail.isEmpty ? name : "\(name) \(detail)", vcpu: index, errno: errno) }
+        let r = withUnsafeMutablePointer(to: &arg) { p in retryingEINTR { ckvm_ioctl_ptr(fd, request, p) } }
+        guard r >= 0 else {
+            let e = errno
+            let d = detail()  // built only on failure: no String per call on the hot path
+            throw KVMError(operation: d.isEmpty ? name : "\(name) \(d)", vcpu: index, errno: e)
+        }
     }
 
     /// `KVM_RUN`. Returns false when the run was interrupted (EINTR: a signal kicked this thread, or

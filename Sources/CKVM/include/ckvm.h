@@ -142,8 +142,8 @@ static inline uint64_t ckvm_run_internal_data(const struct kvm_run *r, uint32_t 
 static inline uint64_t ckvm_run_fail_entry_reason(const struct kvm_run *r) { return r->fail_entry.hardware_entry_failure_reason; }
 static inline uint32_t ckvm_run_system_event_type(const struct kvm_run *r) { return r->system_event.type; }
 static inline uint32_t ckvm_run_exception_number(const struct kvm_run *r) { return r->ex.exception; }
-static inline uint64_t *ckvm_run_valid_regs(struct kvm_run *r) { return &r->kvm_valid_regs; }
-static inline uint64_t *ckvm_run_dirty_regs(struct kvm_run *r) { return &r->kvm_dirty_regs; }
+static inline __u64 *ckvm_run_valid_regs(struct kvm_run *r) { return &r->kvm_valid_regs; }
+static inline __u64 *ckvm_run_dirty_regs(struct kvm_run *r) { return &r->kvm_dirty_regs; }
 static inline struct kvm_regs *ckvm_run_sync_regs(struct kvm_run *r) { return &r->s.regs.regs; }
 static inline struct kvm_sregs *ckvm_run_sync_sregs(struct kvm_run *r) { return &r->s.regs.sregs; }
 
