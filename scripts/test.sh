@@ -25,7 +25,7 @@ trap 'rm -f "$log"' EXIT
 status=0
 swift test 2>&1 | tee "$log" | grep -vE '^(◇|\[[0-9]+/[0-9]+\])' || status=$?
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
-ran=$(grep -cE '^✔ Test .*(passed|with [0-9]+ test cases passed)' "$log" || true)
+ran=$(grep -E '^✔ Test .*(passed|with [0-9]+ test cases passed)' "$log" | grep -vc '^✔ Test run with' || true)
 failed=$(grep -cE '^✘ Test .* failed' "$log" || true)
 skipped=$(grep -cE '^➜ (Test|Suite) .* skipped' "$log" || true)
 echo

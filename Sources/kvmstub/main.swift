@@ -260,6 +260,11 @@ func infoCommand(_ args: [String]) -> Never {
             ? "int3: the kernel intercepts #BP (KVM_GUESTDBG_USE_SW_BP honoured)"
             : "hw-then-hlt: USE_SW_BP is not honoured here (the guest takes its own #BP); Z0 uses DR0-DR3, then HLT"
         print("software breakpoints:    \(note)")
+        let watch = try DataBreakpointProbe.run(kvm)
+        let watchNote = watch == .debugRegisters
+            ? "debug-registers: data breakpoints fire (DR0-DR3, RW=01/11)"
+            : "single-step: data breakpoints never fire here (CPL0 code is emulated); write watchpoints single-step"
+        print("watchpoints:             \(watchNote)")
     } catch { fail("\(error)") }
     exit(0)
 }
