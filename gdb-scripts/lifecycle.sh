@@ -50,11 +50,24 @@ s.settimeout(5)
 print(s.recv(64).decode(errors="replace"))
 PY
 check "a second connection is refused while gdb is attached" grep -q 'E01' "$tmp/second"
-kill -9 "$g3"
+{ kill -9 "$g3"; wait "$g3"; } 2>/dev/null
 wait "$g3" 2>/dev/null
 sleep 0.3
 out4=$(g -ex 'info breakpoints' -ex 'p spins' -ex 'p $pc' -ex 'detach')
-echo "$out4" > "$tmp/out4"; check "after a vanished gdb the guest runs on" grep -q 'in main\|spin_once' <<<"$out4"
+echo "$out4" > "$tmp/out4"
+n4=$(sed -n 's/^\$1 = //p' <<<"$out4")
+check "after a vanished gdb the guest runs on, its breakpoint gone (spins $n2 -> $n4)" \
+    bash -c "grep -q 'No breakpoints' '$tmp/out4' && [ '${n4:-0}' -gt '${n2:-0}' ]"
+# A gdb that dies while the guest runs (the run is on the session's thread: gdb's socket closing must end it).
+clean "$gdb" -batch -nx -ex "target remote 127.0.0.1:$port" -ex 'continue' "$root/examples/build/spin.elf" \
+    >"$tmp/gdb4" 2>&1 &
+g4=$!
+sleep 0.5
+{ kill -9 "$g4"; wait "$g4"; } 2>/dev/null
+sleep 0.3
+out7=$(g -ex 'p spins' -ex 'detach')
+n7=$(sed -n 's/^\$1 = //p' <<<"$out7")
+check "a gdb killed while the guest ran: the next gdb attaches (spins $n4 -> $n7)" test "${n7:-0}" -gt "${n4:-0}"
 out5=$(g -ex 'p spins' -ex 'detach')
 n5=$(sed -n 's/^\$1 = //p' <<<"$out5")
 out6=$(g -ex 'p spins' -ex 'detach')

@@ -13,6 +13,8 @@ extension Session {
     /// `listener`, if given, is polled too: a second gdb that connects meanwhile gets `E01` and is closed,
     /// instead of hanging in the backlog until its own timeout.
     func serve(fd: Int32, refusingConnectionsOn listener: Int32?) -> SessionEnd {
+        target.watchForInterrupts(on: fd)
+        defer { target.watchForInterrupts(on: nil) }
         var connection = SocketIO(fd: fd)
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while end == nil {

@@ -125,4 +125,13 @@ public protocol DebugTarget: AnyObject {
     var monitorHelp: [String] { get }
     /// `qThreadExtraInfo`: what `info threads` shows beside a thread.
     func threadExtraInfo(_ thread: Int) -> String?
+
+    /// The connection to gdb while a session serves it (nil when it ends). A target that runs a `resume` to
+    /// its stop on the caller's thread must end that run when input arrives on this descriptor (a Ctrl-C, or
+    /// gdb going away); it only looks, never reads.
+    func watchForInterrupts(on fd: Int32?)
+}
+
+extension DebugTarget {
+    public func watchForInterrupts(on fd: Int32?) {}
 }

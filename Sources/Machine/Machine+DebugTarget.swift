@@ -175,7 +175,11 @@ extension Machine {
         // handing it to the vCPU thread and the stop back would cost two cross-CPU wake-ups (about 45 µs each
         // on this nested host) around a step of about 7 µs. KVM allows KVM_RUN from another thread (the vCPU's
         // pid is updated; measured here: no extra cost).
-        if commands.count == 1, commands[0].1.action == .step, !stepOnVCPUThreads {
+        // A continue of the only vCPU that moves runs here too while a session watches gdb's socket: a Ctrl-C
+        // (or gdb leaving) ends its KVM_RUN through a signal routed from the socket, so no thread needs waking.
+        if commands.count == 1, !stepOnVCPUThreads,
+            commands[0].1.action == .step || interruptFD != nil
+        {
             let (ctx, command) = commands[0]
             return .stopped(runInline(ctx, command))
         }
@@ -229,6 +233,7 @@ extension Machine {
     }
 
     public func detach() {
+        interruptFD = nil  // from here the guest runs on its own threads, not the session's
         control.withLock { debuggerAttached = false }
         if guestExitStatus != nil { return }
         if case .fault = lastStop.reason { return }  // it would fault again at once: stay stopped
@@ -236,9 +241,12 @@ extension Machine {
     }
 
     public func kill() {
+        interruptFD = nil
         control.withLock { debuggerAttached = false }
         stopAll()
     }
+
+    public func watchForInterrupts(on fd: Int32?) { interruptFD = fd }
 
     public func threadExtraInfo(_ thread: Int) -> String? {
         guard let ctx = try? context(thread) else { return nil }

@@ -73,6 +73,8 @@ struct RunCommand {
     let debug: GuestDebugState
     /// Write watchpoints to check after every step (`WatchpointStrategy.singleStep`): address, length.
     var steppedWatches: [(address: UInt64, length: Int)] = []
+    /// Run on the session's thread: gdb's socket, whose input (routed as a signal) ends the run.
+    var interruptFD: Int32? = nil
 }
 
 /// The minimal VMM: guest RAM, one thread per vCPU, port I/O, and the `DebugTarget` gdb talks to.
@@ -106,6 +108,8 @@ public final class Machine: DebugTarget, @unchecked Sendable {
     public var blockIRQWhileStepping: Bool
     /// Hand single steps to the vCPU threads instead of running them on the caller's (for measurements).
     public var stepOnVCPUThreads = false
+    /// gdb's socket while a session is attached (session thread only).
+    var interruptFD: Int32?
     /// The exit status the guest asked for through the exit port, once it has.
     public private(set) var guestExitStatus: UInt8?
     /// Called on a vCPU thread when the guest stops with no debugger attached (exit port, fault).
@@ -134,6 +138,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         for i in 0..<configuration.vcpuCount {
             let vcpu = try vm.createVCPU(index: i)
             try vcpu.setCPUID(fromSupportedOf: kvm)
+            _ = ckvm_unblock_all_in_run(vcpu.fd)
             contexts.append(
                 VCPUContext(vcpu: vcpu, table: table, syncRegs: syncRegs, xsave: layout, useXSAVE: capabilities.xsave))
         }
@@ -250,10 +255,42 @@ public final class Machine: DebugTarget, @unchecked Sendable {
     }
 
     /// Runs until something gdb must hear about; nil when kicked out by the all-stop.
+    /// True when gdb's socket holds a Ctrl-C (0x03) or has closed: a continue run inline must end. Anything
+    /// else (a late ack) stays unread for the session.
+    static func interruptPending(_ fd: Int32) -> Bool {
+        var peek = [UInt8](repeating: 0, count: 256)
+        let n = recv(fd, &peek, peek.count, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if n == 0 { return true }
+        if n < 0 { return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR }
+        return peek[0..<n].contains(0x03)
+    }
+
     /// Run one command on the calling thread and turn its outcome into the stop to report (the vCPU's own
     /// thread stays parked meanwhile).
     func runInline(_ ctx: VCPUContext, _ command: RunCommand) -> StopEvent {
         ctx.vcpu.setImmediateExit(false)
+        var command = command
+        var blocked = sigset_t()
+        if command.action == .continue, let fd = interruptFD {
+            // Input on gdb's socket raises the kick signal in this thread (O_ASYNC, F_SETOWN_EX). It is blocked
+            // here and unblocked only inside KVM_RUN (KVM_SET_SIGNAL_MASK), so one that arrives before the
+            // ioctl ends it at once instead of being lost.
+            sigemptyset(&blocked)
+            sigaddset(&blocked, VCPUSignal.number)
+            pthread_sigmask(SIG_BLOCK, &blocked, nil)
+            if ckvm_route_input_signal(fd, 1, VCPUSignal.number) == 0 {
+                command.interruptFD = fd
+            }
+        }
+        defer {
+            if let fd = command.interruptFD {
+                _ = ckvm_route_input_signal(fd, 0, 0)
+                pthread_sigmask(SIG_UNBLOCK, &blocked, nil)  // a pending kick meets the no-op handler
+            }
+        }
+        if let fd = command.interruptFD, Self.interruptPending(fd) {
+            return StopEvent(thread: ctx.vcpu.index + 1, reason: .interrupted)
+        }
         let outcome = execute(ctx, command)
         let thread = ctx.vcpu.index + 1
         let stop: StopEvent
@@ -294,6 +331,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
                 ctx.translations.removeAll(keepingCapacity: true)
                 if !exited {
                     if stopRequested.load(ordering: .acquiring) { return .kicked }
+                    if let fd = command.interruptFD, Self.interruptPending(fd) { return .kicked }
                     continue
                 }
                 guard let outcome = try handleExit(ctx) else { continue }

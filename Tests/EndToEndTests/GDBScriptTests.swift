@@ -28,6 +28,6 @@ struct SessionLifecycleTests {
     @Test func attachDetachVanishAndKill() throws {
         let r = try run("/bin/bash", ["gdb-scripts/lifecycle.sh"], environment: ["KVMSTUB": kvmstubPath], timeout: 180)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
-        #expect(r.stdout.contains("7 passed, 0 failed"), "\(r.stdout)")
+        #expect(r.stdout.contains("8 passed, 0 failed"), "\(r.stdout)")
     }
 }

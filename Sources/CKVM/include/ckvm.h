@@ -28,6 +28,9 @@ static const unsigned long CKVM_SET_USER_MEMORY_REGION = KVM_SET_USER_MEMORY_REG
 static const unsigned long CKVM_SET_TSS_ADDR = KVM_SET_TSS_ADDR;
 static const unsigned long CKVM_SET_IDENTITY_MAP_ADDR = KVM_SET_IDENTITY_MAP_ADDR;
 static const unsigned long CKVM_CREATE_IRQCHIP = KVM_CREATE_IRQCHIP;
+static const unsigned long CKVM_CREATE_PIT2 = KVM_CREATE_PIT2;
+static const unsigned long CKVM_IRQ_LINE = KVM_IRQ_LINE;
+static const unsigned int CKVM_PIT_SPEAKER_DUMMY = KVM_PIT_SPEAKER_DUMMY;
 
 // vCPU ioctls.
 static const unsigned long CKVM_RUN = KVM_RUN;
@@ -51,6 +54,7 @@ static const unsigned long CKVM_SET_CPUID2 = KVM_SET_CPUID2;
 static const unsigned long CKVM_GET_VCPU_EVENTS = KVM_GET_VCPU_EVENTS;
 static const unsigned long CKVM_SET_VCPU_EVENTS = KVM_SET_VCPU_EVENTS;
 static const unsigned long CKVM_INTERRUPT = KVM_INTERRUPT;
+static const unsigned long CKVM_KVMCLOCK_CTRL = KVM_KVMCLOCK_CTRL;
 
 // Capabilities.
 static const int CKVM_CAP_ONE_REG = KVM_CAP_ONE_REG;
@@ -175,7 +179,36 @@ static const unsigned long CKVM_PPC_SET_REGS = KVM_SET_REGS;
 static const unsigned long CKVM_PPC_GET_REGS = (2UL << 29) | (392UL << 16) | (KVMIO << 8) | 0x81;
 static const unsigned long CKVM_PPC_SET_REGS = (4UL << 29) | (392UL << 16) | (KVMIO << 8) | 0x82;
 #endif
+// KVM_IRQ_LINE takes a struct with an anonymous union (irq/status) that Swift imports awkwardly.
+static inline int ckvm_irq_line(int vmfd, uint32_t irq, uint32_t level) {
+    struct kvm_irq_level l = { .irq = irq, .level = level };
+    return ioctl(vmfd, KVM_IRQ_LINE, &l);
+}
 static inline size_t ckvm_reg_list_size(uint64_t n) { return sizeof(struct kvm_reg_list) + n * sizeof(uint64_t); }
+
+// fcntl(2) is variadic too, and F_SETOWN_EX/F_SETSIG need _GNU_SOURCE, which a Swift-imported header should
+// not define: so the SIGIO routing that lets input on gdb's socket interrupt a KVM_RUN on the session's thread
+// is spelled here with the kernel's numbers (fcntl.h: F_SETSIG 10, F_SETOWN_EX 15, F_OWNER_TID 0).
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+static inline int ckvm_route_input_signal(int fd, int on, int signal_number) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    if (!on) return fcntl(fd, F_SETFL, flags & ~O_ASYNC);
+    struct { int type; int pid; } owner = { 0 /* F_OWNER_TID */, (int)syscall(SYS_gettid) };
+    if (fcntl(fd, 15 /* F_SETOWN_EX */, &owner) < 0) return -1;
+    if (fcntl(fd, 10 /* F_SETSIG */, signal_number) < 0) return -1;
+    return fcntl(fd, F_SETFL, flags | O_ASYNC);
+}
+
+// KVM_SET_SIGNAL_MASK with an empty set: whatever the calling thread blocks, nothing is blocked inside
+// KVM_RUN, so a kick that arrives just before the ioctl stays pending and ends it at once (QEMU's scheme).
+static const unsigned long CKVM_SET_SIGNAL_MASK = KVM_SET_SIGNAL_MASK;
+static inline int ckvm_unblock_all_in_run(int vcpu_fd) {
+    struct { __u32 len; __u8 sigset[8]; } mask = { 8, {0} };
+    return ioctl(vcpu_fd, KVM_SET_SIGNAL_MASK, &mask);
+}
 
 // Variable-length ioctl arguments (a count followed by a flexible array) are sized here.
 static inline size_t ckvm_msrs_size(uint32_t n) { return sizeof(struct kvm_msrs) + n * sizeof(struct kvm_msr_entry); }
