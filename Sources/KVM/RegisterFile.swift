@@ -56,14 +56,23 @@ public final class RegisterFile {
         return out
     }
 
-    /// Write gdb's value: the kernel bytes beyond gdb's size keep their current value.
-    public func write(_ regnum: Int, _ value: [UInt8]) throws(KVMError) {
-        guard let reg = table[regnum] else { return }
+    /// Write gdb's value: the kernel bytes beyond gdb's size keep their current value. False when the register
+    /// cannot be had (the backend does not serve it, or the kernel refused to read it): nothing is written.
+    @discardableResult
+    public func write(_ regnum: Int, _ value: [UInt8]) throws(KVMError) -> Bool {
+        guard let reg = table[regnum] else { return false }
         try ensure(reg.syncGroup)
-        guard var kernel = backend.kernelValue(of: reg) else { return }
+        guard var kernel = backend.kernelValue(of: reg) else { return false }
         for i in 0..<min(value.count, kernel.count) { kernel[i] = value[i] }
         backend.setKernelValue(kernel, of: reg)
         dirty.formUnion(reg.syncGroup)
+        return true
+    }
+
+    /// Forget everything cached (after a KVM_RUN that failed: the kernel may have refused what was flushed).
+    public func invalidateAll() {
+        valid = []
+        dirty = []
     }
 
     /// Mark a group dirty after the owner changed the cache directly (e.g. the VMM's boot state).

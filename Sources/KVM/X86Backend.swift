@@ -86,10 +86,11 @@ public final class X86Backend: RegisterBackend {
         let msrIndices = msrIndicesByGroup[group] ?? []
         if group == .x86MSRList {
             // Listed MSRs one by one: one the kernel will not read stays unknown (`xx`), not zero.
+            if msrsThroughOneReg == nil { try fetchMSRs(.x86MSRs) }  // decides ONE_REG or KVM_GET_MSRS first
             for msr in msrIndices {
                 var v: UInt64 = 0
                 do {
-                    if msrsThroughOneReg != false {
+                    if msrsThroughOneReg == true {
                         try withUnsafeMutableBytes(of: &v) { (b) throws(KVMError) in try vcpu.getOneReg(X86ID.msr(msr).rawValue, into: b) }
                     } else {
                         v = try vcpu.getMSRs([msr])[0]

@@ -58,6 +58,9 @@ struct BreakpointTable {
         software[virtual] = .memory(physical: physical)
     }
 
+    /// A second virtual address for bytes already patched: the saved original is the first one's.
+    mutating func addAlias(virtual: UInt64, physical: UInt64) { software[virtual] = .memory(physical: physical) }
+
     mutating func addSoftwareSlot(_ index: Int, virtual: UInt64) {
         slots[index] = Slot(address: virtual, kind: .software, length: 1)
         software[virtual] = .slot(index)
@@ -69,7 +72,10 @@ struct BreakpointTable {
     mutating func removeSoftware(virtual: UInt64) -> (Placement, Patch?)? {
         guard let placement = software.removeValue(forKey: virtual) else { return nil }
         switch placement {
-        case .memory(let physical): return (placement, patches.removeValue(forKey: physical))
+        case .memory(let physical):
+            // Another virtual address (an alias of the same page) still uses the patch: keep it in memory.
+            if software.values.contains(.memory(physical: physical)) { return (placement, nil) }
+            return (placement, patches.removeValue(forKey: physical))
         case .slot(let i):
             slots[i] = nil
             return (placement, nil)

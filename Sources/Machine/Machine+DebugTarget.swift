@@ -26,8 +26,12 @@ extension Machine {
         let ctx = try context(thread)
         guard let reg = registerTable[regnum] else { throw .invalidArgument("no register \(regnum)") }
         guard value.count == reg.byteSize else { throw .invalidArgument("\(reg.name) is \(reg.byteSize) bytes") }
-        do { try ctx.registers.write(regnum, value) } catch { throw targetError(error) }
-        if reg.syncGroup == .x86Sregs { ctx.translations.removeAll() }  // cr0/cr3/cr4 change the walk
+        let written: Bool
+        do { written = try ctx.registers.write(regnum, value) } catch { throw targetError(error) }
+        guard written else { throw .invalidArgument("\(reg.name) cannot be written: the kernel does not serve it") }
+        if reg.syncGroup == .x86Sregs || reg.syncGroup == .x86MSRs {
+            ctx.translations.removeAll()  // cr0/cr3/cr4 or EFER change the walk
+        }
     }
 
     // MARK: Memory
@@ -71,6 +75,7 @@ extension Machine {
             pieces.append((pa, offset..<offset + chunk))
             offset += chunk
         }
+        for c in contexts { c.translations.removeAll() }  // the write may have changed page tables
         for (pa, range) in pieces {
             for (i, b) in bytes[range].enumerated() {
                 let p = pa + UInt64(i)
@@ -101,6 +106,10 @@ extension Machine {
             let ctx = try context(1)
             guard let pa = translate(ctx, address), let original = memory.read(pa, count: 1)?.first else {
                 throw .badAddress(address)
+            }
+            if breakpoints.patch(atPhysical: pa) != nil {  // the same bytes through another mapping
+                breakpoints.addAlias(virtual: address, physical: pa)
+                return
             }
             let trap: UInt8 = strategy == .int3 ? 0xCC : 0xF4
             memory.write(pa, CollectionOfOne(trap))
@@ -177,11 +186,8 @@ extension Machine {
         // pid is updated; measured here: no extra cost).
         // A continue of the only vCPU that moves runs here too while a session watches gdb's socket: a Ctrl-C
         // (or gdb leaving) ends its KVM_RUN through a signal routed from the socket, so no thread needs waking.
-        if commands.count == 1, !stepOnVCPUThreads,
-            commands[0].1.action == .step || interruptFD != nil
-        {
-            let (ctx, command) = commands[0]
-            return .stopped(runInline(ctx, command))
+        if commands.count == 1, !stepOnVCPUThreads, let stop = runInline(commands[0].0, commands[0].1) {
+            return .stopped(stop)
         }
         control.withLock {
             pendingStop = nil

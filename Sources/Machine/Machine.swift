@@ -177,6 +177,9 @@ public final class Machine: DebugTarget, @unchecked Sendable {
             }
         }
         let stackTop = UInt64(memory.size) & ~0xf
+        guard UInt64(contexts.count) * 0x10000 + X86Boot.reservedEnd < stackTop else {
+            throw LoadError("\(contexts.count) vCPUs need \(contexts.count * 64) KiB of stack: more than the guest RAM")
+        }
         let apEntry = image.symbols[Self.secondaryEntrySymbol]
         if contexts.count > 1 && apEntry == nil {
             throw LoadError(
@@ -265,22 +268,38 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         return peek[0..<n].contains(0x03)
     }
 
+    /// A kick signal left pending by input that was not an interrupt: take it, so the next KVM_RUN (which
+    /// unblocks it) does not return at once, forever.
+    static func takePendingKick() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, VCPUSignal.number)
+        var zero = timespec(tv_sec: 0, tv_nsec: 0)
+        while sigtimedwait(&set, nil, &zero) == VCPUSignal.number {}
+    }
+
     /// Run one command on the calling thread and turn its outcome into the stop to report (the vCPU's own
     /// thread stays parked meanwhile).
-    func runInline(_ ctx: VCPUContext, _ command: RunCommand) -> StopEvent {
+    /// nil when a continue cannot be made interruptible here (no session socket, or routing its input as a
+    /// signal failed): the caller hands it to the vCPU thread instead.
+    func runInline(_ ctx: VCPUContext, _ command: RunCommand) -> StopEvent? {
         ctx.vcpu.setImmediateExit(false)
+        control.withLock { ctx.halted = false }
         var command = command
         var blocked = sigset_t()
-        if command.action == .continue, let fd = interruptFD {
+        sigemptyset(&blocked)
+        sigaddset(&blocked, VCPUSignal.number)
+        if command.action == .continue {
             // Input on gdb's socket raises the kick signal in this thread (O_ASYNC, F_SETOWN_EX). It is blocked
             // here and unblocked only inside KVM_RUN (KVM_SET_SIGNAL_MASK), so one that arrives before the
             // ioctl ends it at once instead of being lost.
-            sigemptyset(&blocked)
-            sigaddset(&blocked, VCPUSignal.number)
+            guard let fd = interruptFD else { return nil }
             pthread_sigmask(SIG_BLOCK, &blocked, nil)
-            if ckvm_route_input_signal(fd, 1, VCPUSignal.number) == 0 {
-                command.interruptFD = fd
+            guard ckvm_route_input_signal(fd, 1, VCPUSignal.number) == 0 else {
+                pthread_sigmask(SIG_UNBLOCK, &blocked, nil)
+                return nil
             }
+            command.interruptFD = fd
         }
         defer {
             if let fd = command.interruptFD {
@@ -300,8 +319,8 @@ public final class Machine: DebugTarget, @unchecked Sendable {
             stop = StopEvent(thread: thread, reason: reason)
         case .halted(let rip):
             control.withLock { ctx.halted = true }
-            let everyone = contexts.allSatisfy { $0 === ctx || $0.halted }
-            if everyone {
+            // Inline, nothing else moves: a continue that halts can go no further (a step onto HLT is a step).
+            if command.action == .continue || contexts.allSatisfy({ $0 === ctx || $0.halted }) {
                 report("vCPU \(ctx.vcpu.index): halted at rip 0x\(hex(rip))")
                 stop = StopEvent(
                     thread: thread,
@@ -331,7 +350,10 @@ public final class Machine: DebugTarget, @unchecked Sendable {
                 ctx.translations.removeAll(keepingCapacity: true)
                 if !exited {
                     if stopRequested.load(ordering: .acquiring) { return .kicked }
-                    if let fd = command.interruptFD, Self.interruptPending(fd) { return .kicked }
+                    if let fd = command.interruptFD {
+                        if Self.interruptPending(fd) { return .kicked }
+                        Self.takePendingKick()  // input that is not a Ctrl-C (a late ack): run on
+                    }
                     continue
                 }
                 guard let outcome = try handleExit(ctx) else { continue }
@@ -346,6 +368,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
                 return outcome
             }
         } catch {
+            ctx.registers.invalidateAll()  // the kernel may have refused what was flushed: re-read it
             return .stop(.fault(signal: 4, description: "\(error)"))
         }
     }
@@ -454,6 +477,8 @@ public final class Machine: DebugTarget, @unchecked Sendable {
             let sub = ckvm_run_internal_suberror(run)
             let what = sub == 1 ? "instruction emulation failed" : "suberror \(sub)"
             return .fault(signal: 4, description: "KVM internal error: \(what) at rip 0x\(hex(try ripOf(ctx)))")
+        case CKVM_EXIT_SET_TPR:
+            return nil  // the guest lowered CR8 with no in-kernel APIC: nothing to do but run on
         case CKVM_EXIT_SYSTEM_EVENT:
             ctx.lastExit = "SYSTEM_EVENT"
             return .fault(signal: 11, description: "system event \(ckvm_run_system_event_type(run)) (shutdown or reset)")

@@ -88,6 +88,7 @@ static const uint32_t CKVM_EXIT_FAIL_ENTRY = KVM_EXIT_FAIL_ENTRY;
 static const uint32_t CKVM_EXIT_INTR = KVM_EXIT_INTR;
 static const uint32_t CKVM_EXIT_INTERNAL_ERROR = KVM_EXIT_INTERNAL_ERROR;
 static const uint32_t CKVM_EXIT_SYSTEM_EVENT = KVM_EXIT_SYSTEM_EVENT;
+static const uint32_t CKVM_EXIT_SET_TPR = KVM_EXIT_SET_TPR;
 static const uint8_t CKVM_EXIT_IO_IN = KVM_EXIT_IO_IN;
 static const uint8_t CKVM_EXIT_IO_OUT = KVM_EXIT_IO_OUT;
 
