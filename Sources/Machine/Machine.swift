@@ -160,7 +160,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
 
     /// Copy an ELF image into guest RAM and point every vCPU at its entry in long mode.
     public func load(_ image: ELFImage, name: String) throws {
-        for s in image.segments {
+        for s in image.segments where s.memorySize > 0 {  // an empty PT_LOAD (no data, no bss) loads nothing
             guard s.physicalAddress >= X86Boot.reservedEnd else {
                 throw LoadError(
                     "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) overlaps the boot page tables below 0x8000")
