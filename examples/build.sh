@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds every example guest into examples/build/<name>.elf.
+# Builds every example guest into examples/build/<name>.elf (and <name>.bin for a real-mode boot.S).
 #
 #   examples/build.sh            # from any directory; rebuilds only what changed
 #   CC=x86_64-linux-gnu-gcc examples/build.sh
@@ -71,4 +71,32 @@ done
 
 for mode in 0 1 2 3; do
     build "faults-mode$mode" "$here/faults" "-DFAULTS_MODE=$mode"
+done
+
+# A real-mode guest is examples/<name>/boot.S instead of main.c (the lessons): `kvmstub run --real-mode`
+# loads the raw bytes, <name>.bin, at 0x7c00; gdb reads the symbols from <name>.elf, linked at 0x7c00. The
+# ELF is 32-bit, so that gdb accepts kvmstub's i8086 register description, or 64-bit when the code reaches
+# long mode (`.code64`: gdb then gets x86-64 registers, kvmstub run --gdb-arch x86-64).
+build_raw() {
+    local name="$1" dir="$2"
+    local elf="$out/$name.elf" bin="$out/$name.bin"
+    if [[ -z "${FORCE:-}" && -f "$bin" && -f "$elf" ]]; then
+        if [[ -z "$(find "$dir" "$here/build.sh" -newer "$bin" -print -quit)" ]]; then return 0; fi
+    fi
+    local bits=(-m32) emulation=elf_i386
+    if grep -q '^[[:space:]]*\.code64' "$dir/boot.S"; then bits=(-m64) emulation=elf_x86_64; fi
+    local tmp="$out/$name.tmp.$$"
+    "$cc" "${bits[@]}" -g -c -o "$tmp.o" "$dir/boot.S"
+    "$cc" "${bits[@]}" -nostdlib -static -no-pie -Wl,-m,"$emulation" -Wl,-Ttext=0x7c00 -Wl,-e,_start \
+        -Wl,--build-id=none -Wl,-z,noexecstack -o "$tmp.elf" "$tmp.o"
+    objcopy -O binary "$tmp.elf" "$tmp.bin"
+    rm -f "$tmp.o"
+    mv -f "$tmp.elf" "$elf"
+    mv -f "$tmp.bin" "$bin"
+    echo "built $bin"
+}
+
+for dir in "$here"/*/; do
+    dir="${dir%/}"
+    if [[ -f "$dir/boot.S" ]]; then build_raw "$(basename "$dir")" "$dir"; fi
 done

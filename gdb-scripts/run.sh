@@ -8,7 +8,9 @@
 #
 # A script's header says what to expect:
 #   # guest: NAME          examples/build/NAME.elf
-#   # run: --no-wait       start the guest running (default: --wait, stopped at its entry)
+#   # run: --no-wait       start the guest running (default: --wait, stopped at its entry); other words are
+#                          more `kvmstub run` flags: --real-mode boots examples/build/NAME.bin (gdb still
+#                          reads NAME.elf for symbols), --gdb-arch x86-64
 #   # cpus: N              vCPUs (kvmstub run --cpus N)
 #   # exit: N              kvmstub's exit status (the guest's, through the exit port)
 #   # serial: TEXT         the guest's serial output contains TEXT (any number of these)
@@ -59,7 +61,15 @@ for script in "${scripts[@]}"; do
     guest=$(header guest "$script")
     want_exit=$(header exit "$script")
     wait_flag=--wait
-    [ "$(header run "$script")" = "--no-wait" ] && wait_flag=
+    run_flags=()
+    image_suffix=elf
+    for w in $(header run "$script"); do
+        case "$w" in
+        --no-wait) wait_flag= ;;
+        --real-mode) image_suffix=bin; run_flags+=("$w") ;;
+        *) run_flags+=("$w") ;;
+        esac
+    done
     cpus=$(header cpus "$script")
     fake=($(header fake-target "$script"))
     script_gdb=$(header gdb "$script")
@@ -70,7 +80,7 @@ for script in "${scripts[@]}"; do
         serve=(fake-target --arch "${fake[0]}" ${fake[1]:+--sve-vl "${fake[1]}"})
         image=()
     else
-        serve=(run "$root/examples/build/$guest.elf" $wait_flag ${cpus:+--cpus $cpus} --serial "$tmp/serial")
+        serve=(run "$root/examples/build/$guest.$image_suffix" $wait_flag ${cpus:+--cpus $cpus} "${run_flags[@]}" --serial "$tmp/serial")
         image=("$root/examples/build/$guest.elf")
     fi
     pid=

@@ -12,6 +12,9 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v python3 >/dev/null || need+=(python3)
 [ -e /usr/aarch64-linux-gnu/include/asm/kvm.h ] || need+=(linux-libc-dev-arm64-cross)
 [ -e /usr/powerpc64le-linux-gnu/include/asm/kvm.h ] || need+=(linux-libc-dev-ppc64el-cross)
+# Debian's cloud kernel (~26 MB) for the Linux-boot tests; lz4 decompresses its payload (extract-vmlinux.sh).
+compgen -G '/boot/vmlinuz-*-cloud-amd64' >/dev/null || need+=(linux-image-cloud-amd64)
+command -v lz4 >/dev/null || need+=(lz4)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"
     if [ "$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi

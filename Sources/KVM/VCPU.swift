@@ -124,8 +124,14 @@ public final class VCPU: @unchecked Sendable {
         return try body(buf)
     }
 
-    /// `KVM_SET_CPUID2` with the entries the host supports.
-    public func setCPUID(fromSupportedOf kvm: KVMSystem) throws(KVMError) {
+    /// `KVM_SET_CPUID2` with the entries the host supports. `hidingLeaf1ECX` clears bits of CPUID.1:ECX: KVM's
+    /// instruction emulator has no CMPXCHG16B (CX16, bit 13), and where every CPL0 instruction is emulated
+    /// (kvm_pvm) a Linux guest dies in SLUB's cmpxchg_double ("instruction emulation failed"); hidden, SLUB takes a
+    /// lock instead. (The emulator has no XSAVE either, but kvm_pvm's guest still sees XSAVE when leaf 1 hides it:
+    /// such hosts need `noxsave` on the kernel command line.)
+    public static let emulatorMissingLeaf1ECX: UInt32 = 1 << 13
+
+    public func setCPUID(fromSupportedOf kvm: KVMSystem, hidingLeaf1ECX: UInt32 = 0) throws(KVMError) {
         var n: UInt32 = 256
         while true {
             let size = ckvm_cpuid2_size(n)
@@ -139,6 +145,13 @@ public final class VCPU: @unchecked Sendable {
                     continue
                 }
                 throw KVMError(operation: "KVM_GET_SUPPORTED_CPUID", errno: errno)
+            }
+            if hidingLeaf1ECX != 0 {  // struct kvm_cpuid_entry2 { function, index, flags, eax, ebx, ecx, edx, pad[3] }: 40 bytes from 8
+                let count = Int(buf.load(as: UInt32.self))
+                for i in 0..<count where buf.load(fromByteOffset: 8 + 40 * i, as: UInt32.self) == 1 {
+                    let ecx = buf.load(fromByteOffset: 8 + 40 * i + 20, as: UInt32.self)
+                    buf.storeBytes(of: ecx & ~hidingLeaf1ECX, toByteOffset: 8 + 40 * i + 20, as: UInt32.self)
+                }
             }
             counter.record("KVM_SET_CPUID2")
             guard retryingEINTR({ ckvm_ioctl_ptr(fd, CKVM_SET_CPUID2, buf) }) == 0 else {

@@ -13,9 +13,15 @@ struct PortIO {
     }
 
     let serialFD: Int32
+    /// `run --kernel`: a 16550A with registers and an interrupt in place of the transmit-only port.
+    var uart: UART16550? = nil
 
     /// An OUT of `bytes` to `port`.
     func write(port: UInt16, bytes: UnsafeRawBufferPointer) -> Effect {
+        if let uart, (Self.serialBase...(Self.serialBase + 7)).contains(port) {
+            for b in bytes { uart.write(offset: port - Self.serialBase, b) }
+            return .none
+        }
         switch port {
         case Self.serialBase:
             var off = 0
@@ -36,6 +42,10 @@ struct PortIO {
     /// An IN from `port`: the serial line-status register says "transmitter empty" (so a polling driver
     /// writes at once); other serial registers read 0; ports with no device read all ones.
     func read(port: UInt16, into bytes: UnsafeMutableRawBufferPointer) {
+        if let uart, (Self.serialBase...(Self.serialBase + 7)).contains(port) {
+            for i in 0..<bytes.count { bytes[i] = uart.read(offset: port - Self.serialBase) }
+            return
+        }
         let value: UInt8
         switch port {
         case Self.serialBase + 5: value = 0x60  // LSR: THRE | TEMT

@@ -20,6 +20,12 @@ public struct MachineConfiguration: Sendable {
     public var blockIRQWhileStepping: Bool = true
     /// Hand single steps to the vCPU threads instead of running them on the caller's (for measurements).
     public var stepOnVCPUThreads = false
+    /// The registers gdb is offered: x86-64, or i8086 for a real-mode image (Machine+RealMode.swift).
+    public var targetDescription: X86TargetDescription = .x86_64
+
+    /// `run --kernel`: in-kernel PIC/IOAPIC/LAPIC and PIT, a 16550A with IRQ 4, unbacked MMIO reading all ones
+    /// (LinuxBoot.swift). Off for the example guests, which rely on HLT exits that an in-kernel LAPIC swallows.
+    public var linuxPlatform = false
 
     public init() {}
 }
@@ -127,23 +133,32 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         stepOnVCPUThreads = configuration.stepOnVCPUThreads
         vm = try kvm.createVM()
         try vm.setTSSAddress(0xfffb_d000)
+        if configuration.linuxPlatform { try LinuxBoot.createPlatform(vm) }  // before the vCPUs
         memory = try GuestMemory(size: configuration.memorySize)
         try vm.mapMemory(guestPhysical: 0, size: configuration.memorySize, host: memory.host)
         let syncRegs = configuration.useSyncRegs && capabilities.syncRegs & CKVM_SYNC_X86_REGS != 0
             && capabilities.syncRegs & CKVM_SYNC_X86_SREGS != 0
         let layout = capabilities.xsave ? HostCPU.xsaveLayout() : nil
-        let table = RegisterTable.x86_64(extended: .init(xsave: layout, msrs: (try? kvm.msrIndexList()) ?? []))
+        let table =
+            configuration.targetDescription == .i8086
+            ? RegisterTable.i386(architecture: "i8086")
+            : RegisterTable.x86_64(extended: .init(xsave: layout, msrs: (try? kvm.msrIndexList()) ?? []))
         registerTable = table
         var contexts: [VCPUContext] = []
         for i in 0..<configuration.vcpuCount {
             let vcpu = try vm.createVCPU(index: i)
-            try vcpu.setCPUID(fromSupportedOf: kvm)
+            // Linux on a host that emulates CPL0 code (probed: data breakpoints never fire) must not see CX16/XSAVE.
+            try vcpu.setCPUID(
+                fromSupportedOf: kvm,
+                hidingLeaf1ECX: configuration.linuxPlatform && watchpointStrategy == .singleStep ? VCPU.emulatorMissingLeaf1ECX : 0)
             _ = ckvm_unblock_all_in_run(vcpu.fd)
             contexts.append(
                 VCPUContext(vcpu: vcpu, table: table, syncRegs: syncRegs, xsave: layout, useXSAVE: capabilities.xsave))
         }
         self.contexts = contexts
-        ports = PortIO(serialFD: configuration.serialFD)
+        ports = PortIO(
+            serialFD: configuration.serialFD,
+            uart: configuration.linuxPlatform ? LinuxBoot.makeUART(vm, fd: configuration.serialFD) : nil)
         lastStop = StopEvent(thread: 1, reason: .stepped)
         X86Boot.writeTables(memory)
         VCPUSignal.install()
@@ -461,6 +476,10 @@ public final class Machine: DebugTarget, @unchecked Sendable {
             return nil  // not reached: haltCheck took every other HLT
         case CKVM_EXIT_MMIO:
             ctx.lastExit = "MMIO"
+            if configuration.linuxPlatform {  // a PC bus: no device there, reads all ones, writes vanish
+                if ckvm_run_mmio_is_write(run) == 0 { memset(ckvm_run_mmio_data(run), 0xff, 8) }
+                return nil
+            }
             let address = ckvm_run_mmio_phys_addr(run)
             let write = ckvm_run_mmio_is_write(run) != 0
             return .fault(
@@ -537,7 +556,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
 
     private func ripOf(_ ctx: VCPUContext) throws -> UInt64 {
         let bytes = try ctx.registers.read(registerTable.pcRegnum) ?? []
-        return bytes.count == 8 ? bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } : 0
+        return bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }  // 8 bytes, or 4 (eip) with the i8086 table
     }
 
     // MARK: Translation

@@ -38,7 +38,7 @@ let usage = """
 
 let runUsage = """
     usage: kvmstub run IMAGE [--gdb HOST:PORT | --gdb PATH] [--wait] [--memory SIZE] [--serial PATH] [--cpus N]
-                             [--sw-breakpoints auto|int3|hw-then-hlt] [--no-sync-regs]
+                             [--sw-breakpoints auto|int3|hw-then-hlt] [--no-sync-regs] [--real-mode [--gdb-arch A]]
 
     Boots IMAGE (an ELF64 x86-64 executable; PT_LOAD segments at p_paddr, entry in 64-bit long mode with
     the first 4 GiB identity-mapped) and, with --gdb, serves the GDB remote protocol.
@@ -53,8 +53,20 @@ let runUsage = """
                           `ap_start`, with rdi = their index and a 64 KiB stack each below vCPU 0's
       --sw-breakpoints S  how Z0 is served: auto (probe the host, default), int3, hw-then-hlt
       --no-sync-regs      fetch registers with ioctls even where kvm_run can carry them (KVM_CAP_SYNC_REGS)
+      --real-mode         IMAGE is raw 16-bit code (a boot sector): copied to 0x7c00 and started there in real
+                          mode, cs:ip = 0000:7c00, sp = 0x7c00, dl = 0x80; no BIOS. gdb is offered i386
+                          registers under architecture i8086, so it disassembles 16-bit code
+      --gdb-arch A        with --real-mode: i8086 (default) or x86-64, the 64-bit registers, for an image that
+                          climbs to long mode (gdb reads the description once, when it connects)
 
     The guest ends the run by writing a status byte to port 0xf4; kvmstub exits with that status.
+
+    kvmstub run --kernel KERNEL [--initrd FILE] [--cmdline "..."] [--memory SIZE] [--cpus N] [--gdb ...] [--wait]
+    boots Linux: KERNEL is an ELF vmlinux (entered at its PVH entry note, as Firecracker does: fastest here) or a
+    bzImage (64-bit boot protocol; its decompressor runs first). In-kernel PIC/IOAPIC/LAPIC and PIT, a 16550A on
+    0x3f8/IRQ 4, 512M of RAM unless --memory says otherwise. The default command line is
+    "console=ttyS0 nokaslr": without nokaslr the kernel moves itself by a random slide and gdb's symbols
+    (vmlinux, System.map) would not match. scripts/extract-vmlinux.sh gets the ELF out of a distribution vmlinuz.
 
     """
 
@@ -121,6 +133,12 @@ func runCommand(_ args: [String]) -> Never {
     var wait = false
     var config = MachineConfiguration()
     var serialPath: String?
+    var realMode = false
+    var gdbArch: X86TargetDescription?
+    var kernelPath: String?  // run --kernel (LinuxBoot.swift)
+    var initrdPath: String?
+    var commandLine: String?
+    var memoryGiven = false
     var i = 0
     func value(_ flag: String) -> String {
         i += 1
@@ -139,8 +157,17 @@ func runCommand(_ args: [String]) -> Never {
             let v = value(a)
             guard let size = parseSize(v), size >= 1 << 20 else { fail("--memory \(v): want a size of at least 1M, like 128M or 1G") }
             config.memorySize = size
+            memoryGiven = true
+        case "--kernel": kernelPath = value(a)
+        case "--initrd": initrdPath = value(a)
+        case "--cmdline": commandLine = value(a)
         case "--serial": serialPath = value(a)
         case "--no-sync-regs": config.useSyncRegs = false
+        case "--real-mode": realMode = true
+        case "--gdb-arch":
+            let v = value(a)
+            guard let d = X86TargetDescription(rawValue: v) else { fail("--gdb-arch \(v): want i8086 or x86-64") }
+            gdbArch = d
         case "--cpus":
             let v = value(a)
             guard let n = Int(v), (1...64).contains(n) else { fail("--cpus \(v): want a number of vCPUs from 1 to 64") }
@@ -160,15 +187,25 @@ func runCommand(_ args: [String]) -> Never {
         }
         i += 1
     }
-    guard let image else { fail("run needs an IMAGE (see kvmstub run --help)") }
+    if kernelPath != nil && (image != nil || realMode) { fail("--kernel boots a Linux kernel: give no IMAGE and no --real-mode with it") }
+    if kernelPath == nil && (initrdPath != nil || commandLine != nil) { fail("--initrd and --cmdline go with --kernel") }
+    if gdbArch != nil && !realMode { fail("--gdb-arch goes with --real-mode (an ELF or a kernel starts in long mode)") }
+    if realMode { config.targetDescription = gdbArch ?? .i8086 }
+    if kernelPath != nil {
+        config.linuxPlatform = true
+        if !memoryGiven { config.memorySize = 512 << 20 }
+    }
+    guard let image = image ?? kernelPath else { fail("run needs an IMAGE or --kernel (see kvmstub run --help)") }
     if wait && gdb == nil { fail("--wait needs --gdb: nothing could attach to the stopped guest") }
     let listen: ListenAddress?
     do { listen = try gdb.map { g throws(GDBServerError) in try ListenAddress.parse(g) } } catch { fail("\(error)") }
     if case .tcp(let host, _) = listen, !["127.0.0.1", "localhost", "::1"].contains(host) {
         say("warning: listening on \(host), not loopback: whoever connects gets full control of the guest")
     }
-    let elf: ELFImage
-    do { elf = try ELFImage(bytes: readFile(image), name: image) } catch { fail("\(error)") }
+    let elf: ELFImage?
+    let raw = readFile(image)
+    do { elf = realMode || kernelPath != nil ? nil : try ELFImage(bytes: raw, name: image) } catch { fail("\(error)") }
+    let initrd = initrdPath.map { readFile($0) }
     if let serialPath {
         let fd = open(serialPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { fail("cannot write \(serialPath): \(String(cString: strerror(errno)))") }
@@ -178,7 +215,9 @@ func runCommand(_ args: [String]) -> Never {
     let machine: Machine
     do {
         machine = try Machine(configuration: config, kvm: kvm)
-        try machine.load(elf, name: image)
+        if kernelPath != nil {
+            say(try machine.loadLinux(kernel: raw, name: image, initrd: initrd, commandLine: commandLine ?? LinuxBoot.defaultCommandLine).description)
+        } else if let elf { try machine.load(elf, name: image) } else { try machine.loadRealMode(bytes: raw, name: image) }
     } catch { fail("\(error)") }
 
     var server: GDBServer?

@@ -1,0 +1,168 @@
+"""gdb helper for kvmstub (optional): `source gdb-scripts/kvmstub.py` adds
+
+    info onereg [NAME...]   one line per register: its KVM ONE_REG ID split into its fields, the sync group
+                            that fetches it, the ioctl that serves that group, and whether vCPU 0 holds it
+                            valid or dirty right now. Without NAMEs: one register from each group.
+
+and three convenience functions over `monitor sync-stats` (vCPU 0), for scripts and for watching costs:
+
+    $_kvm_ioctls("KVM_GET_XSAVE")   how many of that ioctl since attach (or `monitor sync-stats reset`)
+    $_kvm_valid("fpu")              1 when the register group is cached now, else 0
+    $_kvm_dirty("regs")             1 when the group was written and goes back before the next KVM_RUN
+
+It asks kvmstub (`monitor reginfo NAME`, see README.md "A tour") and lays the answer out as a table; nothing
+here knows a register of its own. Example (after a stop, before any register was read):
+
+    (gdb) info onereg rax cr3 efer
+    reg   ONE_REG ID          arch  size  type                      index       group         vCPU 0 now
+    rax   0x203000e000000000  x86   U64   0xe0 kvm_regs (private)   0x0         regs RUNTIME  valid, clean *
+    cr3   0x203000e1000000f0  x86   U64   0xe1 kvm_sregs (private)  0xf0        sregs RESET   valid, clean *
+    efer  0x20300002c0000080  x86   U64   0x2 MSR (kernel ID)       0xc0000080  msrs FULL     not fetched since the last run, clean
+    group regs: KVM_GET_REGS / KVM_SET_REGS (struct kvm_regs)
+    group sregs: KVM_GET_SREGS / KVM_SET_SREGS (struct kvm_sregs)
+    group msrs: KVM_GET_ONE_REG / KVM_SET_ONE_REG (Linux 6.18+), else KVM_GET_MSRS / KVM_SET_MSRS
+    * comes back in kvm_run after every KVM_RUN (KVM_CAP_SYNC_REGS): no ioctl
+"""
+
+import re
+
+import gdb
+
+DEFAULT_REGISTERS = ["rip", "rax", "cr3", "efer", "xmm0", "dr7", "star"]
+
+_TYPE_NAMES = {
+    "regs": "kvm_regs",
+    "sregs": "kvm_sregs",
+    "fpu": "kvm_fpu",
+    "debugregs": "kvm_debugregs",
+    "xsave": "xsave area",
+}
+
+
+def reginfo(name):
+    """`monitor reginfo NAME`, parsed into a dict; None when kvmstub does not know the register."""
+    try:
+        text = gdb.execute("monitor reginfo " + name, to_string=True)
+    except gdb.error as e:
+        raise gdb.GdbError("info onereg needs a kvmstub target (monitor reginfo failed: %s)" % e)
+    if text.startswith("usage:") or "ONE_REG ID" not in text:
+        return None
+    info = {"name": name, "sync_regs": "back in kvm_run after every KVM_RUN" in text}
+    patterns = {
+        "id": r"^ONE_REG ID (0x[0-9a-f]+)",
+        "arch": r"^\s+arch\s+\S+ \((\w+)\)",
+        "size": r"^\s+size\s+(\d+) bytes",
+        "type": r"^\s+type\s+(0x[0-9a-f]+) \(([^)]*)\)",
+        "index": r"^\s+index\s+(0x[0-9a-f]+)",
+        "group": r"^sync group (\S+) \((\w+)\), served by (.*)$",
+        "now": r"^on vCPU 0 now: (.*)$",
+        "regnum": r"gdb regnum (\d+), (\d+) bits",
+    }
+    for key, pattern in patterns.items():
+        m = re.search(pattern, text, re.M)
+        info[key] = m.groups() if m else None
+    return info
+
+
+def type_text(info):
+    code, note = info["type"] or ("?", "")
+    if "KVM_X86_REG_TYPE_MSR" in note:
+        return "%s MSR (kernel ID)" % code
+    m = re.match(r"project-private: (\w+)", note)
+    if m:
+        return "%s %s (private)" % (code, _TYPE_NAMES.get(m.group(1), m.group(1)))
+    return code
+
+
+class InfoOneReg(gdb.Command):
+    """Show how kvmstub serves registers: ONE_REG ID fields, sync group, ioctl, valid/dirty now.
+
+Usage: info onereg [NAME...]
+Without NAMEs, one register from each sync group (rip rax cr3 efer xmm0 dr7 star).
+Needs kvmstub's `monitor reginfo`; see gdb-scripts/kvmstub.py."""
+
+    def __init__(self):
+        super().__init__("info onereg", gdb.COMMAND_STATUS)
+
+    def invoke(self, arg, from_tty):
+        names = gdb.string_to_argv(arg) or DEFAULT_REGISTERS
+        rows, served, unknown, sync_note = [], {}, [], False
+        for name in names:
+            info = reginfo(name.lstrip("$"))
+            if info is None:
+                unknown.append(name)
+                continue
+            group, level, served_by = info["group"] or ("?", "?", "?")
+            served[group] = served_by
+            mark = " *" if info["sync_regs"] else ""
+            sync_note |= info["sync_regs"]
+            rows.append(
+                [
+                    info["name"],
+                    info["id"][0] if info["id"] else "?",
+                    info["arch"][0] if info["arch"] else "?",
+                    "U%d" % (8 * int(info["size"][0])) if info["size"] else "?",
+                    type_text(info),
+                    info["index"][0] if info["index"] else "?",
+                    "%s %s" % (group, level),
+                    (info["now"][0] if info["now"] else "?") + mark,
+                ]
+            )
+        if rows:
+            header = ["reg", "ONE_REG ID", "arch", "size", "type", "index", "group", "vCPU 0 now"]
+            widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+            for r in [header] + rows:
+                line = "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths[:-1])) + "  " + r[-1]
+                gdb.write(line.rstrip() + "\n")
+            for group, served_by in served.items():
+                gdb.write("group %s: %s\n" % (group, served_by))
+            if sync_note:
+                gdb.write("* comes back in kvm_run after every KVM_RUN (KVM_CAP_SYNC_REGS): no ioctl\n")
+        for name in unknown:
+            gdb.write("%s: kvmstub has no such register\n" % name)
+
+
+def sync_stats():
+    """vCPU 0's part of `monitor sync-stats`: ({ioctl: count}, valid groups, dirty groups)."""
+    text = gdb.execute("monitor sync-stats", to_string=True)
+    counts, valid, dirty = {}, set(), set()
+    for line in text.splitlines():
+        m = re.match(r"vCPU (\d+): valid=(\S+) dirty=(\S+)", line)
+        if m:
+            if m.group(1) != "0":
+                break
+            valid = set(m.group(2).split("|")) - {"-"}
+            dirty = set(m.group(3).split("|")) - {"-"}
+            continue
+        m = re.match(r"\s+(KVM_\w+) (\d+)$", line)
+        if m:
+            counts[m.group(1)] = int(m.group(2))
+    return counts, valid, dirty
+
+
+class KVMIoctls(gdb.Function):
+    """$_kvm_ioctls("KVM_GET_XSAVE"): how many times vCPU 0 made that ioctl since attach or the last reset."""
+
+    def __init__(self):
+        super().__init__("_kvm_ioctls")
+
+    def invoke(self, name):
+        return sync_stats()[0].get(name.string(), 0)
+
+
+class KVMGroupState(gdb.Function):
+    """$_kvm_valid("GROUP") / $_kvm_dirty("GROUP"): 1 or 0, for vCPU 0's register file now."""
+
+    def __init__(self, which):
+        super().__init__("_kvm_" + which)
+        self.which = which
+
+    def invoke(self, group):
+        _, valid, dirty = sync_stats()
+        return 1 if group.string() in (valid if self.which == "valid" else dirty) else 0
+
+
+InfoOneReg()
+KVMIoctls()
+KVMGroupState("valid")
+KVMGroupState("dirty")

@@ -1,0 +1,78 @@
+# guest: lesson-3-breakpoints
+# exit: 0
+# serial: stage 1: 4
+# serial: stage 4: 13
+# serial: all results right
+# expect: saved 0x8d
+# expect: Cannot insert breakpoint
+# expect: Cannot access memory at address 0x100000000
+# expect: 0x100000000 is not mapped
+# expect: 0x100000000 -> guest-physical 0x103000 (4 KiB page)
+# Lesson 3 (examples/lesson-3-breakpoints/LESSON.md): `break` is a byte the stub writes into guest memory
+# (int3 on real KVM, HLT here once the debug registers are taken); `hbreak` is an address in a debug register.
+# Code the guest copies over the byte, or code at an address not mapped yet, escapes the first, not the second.
+# `always-inserted` keeps gdb's breakpoints in the guest while it is stopped, so `monitor breakpoints` shows them.
+set breakpoint always-inserted on
+python
+# Does this host serve `break` (Z0) from a debug register while one is free (kvm_pvm), or as int3 (real KVM)?
+out = gdb.execute("monitor breakpoints", to_string=True)
+gdb.set_convenience_variable("z0_in_dr", 1 if "debug registers first" in out else 0)
+end
+# Part A: one `break` on the trampoline, before the guest copies code there.
+break *trampoline
+monitor breakpoints
+hbreak checkpoint
+continue
+if $z0_in_dr
+  echo this host: Z0 went to a debug register, which compares addresses: the copy did not remove it\n
+  expect_eq $pc trampoline "this host: break (in DR0) hit the copied code"
+  continue
+end
+expect_eq $pc checkpoint "at checkpoint 1"
+expect_eq stage 1 "stage 1"
+delete
+# Part B: take all four debug registers, so `break` must patch memory, as every `break` does on real KVM.
+hbreak checkpoint
+hbreak never_called_1
+hbreak never_called_2
+hbreak never_called_3
+set $filler = $bpnum
+break *trampoline
+set $sw = $bpnum
+monitor breakpoints
+continue
+expect_eq $pc checkpoint "stage 2's copy overwrote the trap: break missed the trampoline"
+expect_eq stage 2 "stage 2"
+expect_eq result 7 "the copied code ran: 3 * 2 + 1"
+monitor breakpoints
+# The same address in a debug register (one freed for it) stops stage 3 at the copied code.
+delete $sw
+delete $filler
+hbreak *trampoline
+set $hw = $bpnum
+continue
+expect_eq $pc trampoline "hbreak hit the copied code"
+expect_eq $rdi 3 "called with 3"
+continue
+expect_eq stage 3 "stage 3"
+# Part C: an address that is not mapped yet. A software breakpoint needs the page; a debug register does not.
+delete $hw
+hbreak never_called_3
+set $filler = $bpnum
+monitor translate 0x100000000
+python
+try:
+    gdb.execute("break *0x100000000")
+except gdb.error as e:
+    print("gdb: " + " ".join(str(e).split()))
+end
+delete $bpnum
+delete $filler
+hbreak *0x100000000
+continue
+expect_eq $pc 0x100000000 "hbreak hit code at an address mapped after it was set"
+expect_eq $rdi 4 "called with 4"
+monitor translate 0x100000000
+x/2i $pc
+delete
+continue
