@@ -162,55 +162,46 @@ extension RegisterTable {
         let fpu = "org.gnu.gdb.aarch64.fpu"
         let sve = "org.gnu.gdb.aarch64.sve"
         let sys = "org.kvmstub.aarch64.sysregs"
-        var regs: [RegisterDescriptor] = []
-        func add(
-            _ name: String, _ bits: Int, _ type: String, _ feature: String, _ id: OneRegID, _ group: SyncGroup,
-            gdbGroup: String? = nil
-        ) {
-            regs.append(
-                RegisterDescriptor(
-                    name: name, regnum: regs.count, bitSize: bits, type: type, gdbGroup: gdbGroup, feature: feature,
-                    id: id, syncGroup: group))
-        }
+        var list = RegisterList()
         typealias O = ARM64ID.CoreOffset
-        for n in 0...30 { add("x\(n)", 64, "int", core, ARM64ID.core(offset: O.x(n), byteSize: 8), .arm64Core) }
+        for n in 0...30 { list.add("x\(n)", 64, "int", core, ARM64ID.core(offset: O.x(n), byteSize: 8), .arm64Core) }
         // The ID is KVM's regs.sp (SP_EL0); the backend serves SP_EL1 instead when pstate says EL1h.
-        add("sp", 64, "data_ptr", core, ARM64ID.core(offset: O.sp, byteSize: 8), .arm64Core)
-        add("pc", 64, "code_ptr", core, ARM64ID.core(offset: O.pc, byteSize: 8), .arm64Core)
+        list.add("sp", 64, "data_ptr", core, ARM64ID.core(offset: O.sp, byteSize: 8), .arm64Core)
+        list.add("pc", 64, "code_ptr", core, ARM64ID.core(offset: O.pc, byteSize: 8), .arm64Core)
         // pstate is a U64 in struct kvm_regs; gdb's cpsr is its low 32 bits.
-        add("cpsr", 32, "cpsr_flags", core, ARM64ID.core(offset: O.pstate, byteSize: 8), .arm64Core)
+        list.add("cpsr", 32, "cpsr_flags", core, ARM64ID.core(offset: O.pstate, byteSize: 8), .arm64Core)
         let fpsr = ARM64ID.core(offset: O.fpsr, byteSize: 4)
         let fpcr = ARM64ID.core(offset: O.fpcr, byteSize: 4)
         var features = [RegisterFeature(name: core, fileName: "aarch64-core.xml", typeDefinitions: ARM64Types.core)]
         if let vl = sveVectorLength {
-            for n in 0..<32 { add("z\(n)", vl, "svev", sve, ARM64ID.zreg(n), .arm64FP) }
-            add("fpsr", 32, "fpsr_flags", sve, fpsr, .arm64FP)
-            add("fpcr", 32, "fpcr_flags", sve, fpcr, .arm64FP)
-            for n in 0..<16 { add("p\(n)", vl / 8, "svep", sve, ARM64ID.preg(n), .arm64FP) }
-            add("ffr", vl / 8, "svep", sve, ARM64ID.ffr, .arm64FP)
-            add("vg", 64, "int", sve, ARM64ID.vectorGranules, .arm64VectorLength)
+            for n in 0..<32 { list.add("z\(n)", vl, "svev", sve, ARM64ID.zreg(n), .arm64FP) }
+            list.add("fpsr", 32, "fpsr_flags", sve, fpsr, .arm64FP)
+            list.add("fpcr", 32, "fpcr_flags", sve, fpcr, .arm64FP)
+            for n in 0..<16 { list.add("p\(n)", vl / 8, "svep", sve, ARM64ID.preg(n), .arm64FP) }
+            list.add("ffr", vl / 8, "svep", sve, ARM64ID.ffr, .arm64FP)
+            list.add("vg", 64, "int", sve, ARM64ID.vectorGranules, .arm64VectorLength)
             features.append(
                 RegisterFeature(
                     name: sve, fileName: "aarch64-sve.xml", typeDefinitions: ARM64Types.sve(scale: vl / 128)))
         } else {
-            for n in 0..<32 { add("v\(n)", 128, "aarch64v", fpu, ARM64ID.core(offset: O.v(n), byteSize: 16), .arm64FP) }
-            add("fpsr", 32, "fpsr_flags", fpu, fpsr, .arm64FP)
-            add("fpcr", 32, "fpcr_flags", fpu, fpcr, .arm64FP)
+            for n in 0..<32 { list.add("v\(n)", 128, "aarch64v", fpu, ARM64ID.core(offset: O.v(n), byteSize: 16), .arm64FP) }
+            list.add("fpsr", 32, "fpsr_flags", fpu, fpsr, .arm64FP)
+            list.add("fpcr", 32, "fpcr_flags", fpu, fpcr, .arm64FP)
             features.append(RegisterFeature(name: fpu, fileName: "aarch64-fpu.xml", typeDefinitions: ARM64Types.fpu))
         }
-        let gPacketCount = regs.count
-        add("SP_EL0", 64, "data_ptr", sys, ARM64ID.core(offset: O.sp, byteSize: 8), .arm64Core, gdbGroup: "system")
-        add("SP_EL1", 64, "data_ptr", sys, ARM64ID.core(offset: O.spEL1, byteSize: 8), .arm64Core, gdbGroup: "system")
-        add(
+        let gPacketCount = list.registers.count
+        list.add("SP_EL0", 64, "data_ptr", sys, ARM64ID.core(offset: O.sp, byteSize: 8), .arm64Core, gdbGroup: "system")
+        list.add("SP_EL1", 64, "data_ptr", sys, ARM64ID.core(offset: O.spEL1, byteSize: 8), .arm64Core, gdbGroup: "system")
+        list.add(
             "ELR_EL1", 64, "code_ptr", sys, ARM64ID.core(offset: O.elrEL1, byteSize: 8), .arm64SysRegs,
             gdbGroup: "system")
-        add(
+        list.add(
             "SPSR_EL1", 64, "uint64", sys, ARM64ID.core(offset: O.spsrEL1, byteSize: 8), .arm64SysRegs,
             gdbGroup: "system")
-        var seen = Set(regs.map(\.name))
+        var seen = Set(list.registers.map(\.name))
         for id in systemRegisters.sorted() where id.byteSize == 8 {
             guard let name = ARM64SystemRegister.name(of: id), seen.insert(name).inserted else { continue }
-            add(name, 64, "uint64", sys, id, .arm64SysRegs, gdbGroup: "system")
+            list.add(name, 64, "uint64", sys, id, .arm64SysRegs, gdbGroup: "system")
         }
         features.append(RegisterFeature(name: sys, fileName: "kvmstub-aarch64-sysregs.xml"))
 
@@ -241,9 +232,9 @@ extension RegisterTable {
         let runtime: SyncGroup = .arm64Core
         let reset: SyncGroup = [runtime, .arm64FP, .arm64VectorLength]
         var expedited = [29, 31, 32]  // x29 (fp), sp, pc: as gdbserver
-        if sveVectorLength != nil, let vg = regs.first(where: { $0.name == "vg" }) { expedited.append(vg.regnum) }
+        if sveVectorLength != nil, let vg = list.registers.first(where: { $0.name == "vg" }) { expedited.append(vg.regnum) }
         return RegisterTable(
-            architecture: "aarch64", features: features, registers: regs, groups: groups,
+            architecture: "aarch64", features: features, registers: list.registers, groups: groups,
             runtime: runtime, reset: reset, full: [reset, .arm64SysRegs],
             // The g packet is everything in gdb's own features (9020 bytes at VL 2048); the system registers, one
             // ioctl each and a few hundred on real hardware, come with `p` when asked for.

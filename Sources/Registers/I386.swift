@@ -15,54 +15,45 @@ extension RegisterTable {
         let sse = "org.gnu.gdb.i386.sse"
         let sys = "org.kvmstub.i386.sys"
         let tables = "org.kvmstub.i386.tables"
-        var regs: [RegisterDescriptor] = []
-        func add(
-            _ name: String, _ bits: Int, _ type: String, _ feature: String, _ id: OneRegID, _ group: SyncGroup,
-            gdbGroup: String? = nil
-        ) {
-            regs.append(
-                RegisterDescriptor(
-                    name: name, regnum: regs.count, bitSize: bits, type: type, gdbGroup: gdbGroup, feature: feature,
-                    id: id, syncGroup: group))
-        }
+        var list = RegisterList()
         // struct kvm_regs: rax rbx rcx rdx rsi rdi rsp rbp r8–r15 rip rflags, 8 bytes each; gdb's order differs.
         let kvmRegsSlot = ["eax": 0, "ebx": 1, "ecx": 2, "edx": 3, "esi": 4, "edi": 5, "esp": 6, "ebp": 7]
         for name in ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"] {
             let type = name == "esp" || name == "ebp" ? "data_ptr" : "int32"
-            add(name, 32, type, core, X86ID.make(.regs, index: UInt32(kvmRegsSlot[name]! * 8), byteSize: 8), .x86Regs)
+            list.add(name, 32, type, core, X86ID.make(.regs, index: UInt32(kvmRegsSlot[name]! * 8), byteSize: 8), .x86Regs)
         }
-        add("eip", 32, "code_ptr", core, X86ID.make(.regs, index: 128, byteSize: 8), .x86Regs)
-        add("eflags", 32, "i386_eflags", core, X86ID.make(.regs, index: 136, byteSize: 8), .x86Regs)
+        list.add("eip", 32, "code_ptr", core, X86ID.make(.regs, index: 128, byteSize: 8), .x86Regs)
+        list.add("eflags", 32, "i386_eflags", core, X86ID.make(.regs, index: 136, byteSize: 8), .x86Regs)
         // struct kvm_sregs: cs ds es fs gs ss (struct kvm_segment, 24 bytes: base u64, limit u32, selector u16 …).
         let segmentSlot = ["cs": 0, "ds": 1, "es": 2, "fs": 3, "gs": 4, "ss": 5]
         for name in ["cs", "ss", "ds", "es", "fs", "gs"] {
-            add(
+            list.add(
                 name, 32, "int32", core, X86ID.make(.sregs, index: UInt32(segmentSlot[name]! * 24 + 12), byteSize: 2),
                 .x86Sregs)
         }
         // struct kvm_fpu, as in the x86-64 table.
         for i in 0..<8 {
-            add("st\(i)", 80, "i387_ext", core, X86ID.make(.fpu, index: UInt32(i * 16), byteSize: 16), .x86FPU)
+            list.add("st\(i)", 80, "i387_ext", core, X86ID.make(.fpu, index: UInt32(i * 16), byteSize: 16), .x86FPU)
         }
         let fpuFields: [(String, UInt32, Int)] = [
             ("fctrl", 128, 2), ("fstat", 130, 2), ("ftag", X86ID.fullTagWordIndex, 2),
             ("fiseg", 140, 4), ("fioff", 136, 4), ("foseg", 148, 4), ("fooff", 144, 4), ("fop", 134, 2),
         ]
         for (name, offset, size) in fpuFields {
-            add(name, 32, "int", core, X86ID.make(.fpu, index: offset, byteSize: size), .x86FPU, gdbGroup: "float")
+            list.add(name, 32, "int", core, X86ID.make(.fpu, index: offset, byteSize: size), .x86FPU, gdbGroup: "float")
         }
         for i in 0..<8 {
-            add("xmm\(i)", 128, "vec128", sse, X86ID.make(.fpu, index: UInt32(152 + i * 16), byteSize: 16), .x86FPU)
+            list.add("xmm\(i)", 128, "vec128", sse, X86ID.make(.fpu, index: UInt32(152 + i * 16), byteSize: 16), .x86FPU)
         }
-        add("mxcsr", 32, "i386_mxcsr", sse, X86ID.make(.fpu, index: 408, byteSize: 4), .x86FPU, gdbGroup: "vector")
+        list.add("mxcsr", 32, "i386_mxcsr", sse, X86ID.make(.fpu, index: 408, byteSize: 4), .x86FPU, gdbGroup: "vector")
         // kvm_sregs: cr0 at 224, cr2 232, cr3 240, cr4 248.
-        add("cr0", 64, "i386_cr0", sys, X86ID.make(.sregs, index: 224, byteSize: 8), .x86Sregs, gdbGroup: "system")
-        add("cr2", 64, "int", sys, X86ID.make(.sregs, index: 232, byteSize: 8), .x86Sregs, gdbGroup: "system")
-        add("cr3", 64, "data_ptr", sys, X86ID.make(.sregs, index: 240, byteSize: 8), .x86Sregs, gdbGroup: "system")
-        add("cr4", 64, "i386_cr4", sys, X86ID.make(.sregs, index: 248, byteSize: 8), .x86Sregs, gdbGroup: "system")
-        add("efer", 64, "i386_efer", sys, X86ID.msr(X86MSR.efer), .x86MSRs, gdbGroup: "system")
+        list.add("cr0", 64, "i386_cr0", sys, X86ID.make(.sregs, index: 224, byteSize: 8), .x86Sregs, gdbGroup: "system")
+        list.add("cr2", 64, "int", sys, X86ID.make(.sregs, index: 232, byteSize: 8), .x86Sregs, gdbGroup: "system")
+        list.add("cr3", 64, "data_ptr", sys, X86ID.make(.sregs, index: 240, byteSize: 8), .x86Sregs, gdbGroup: "system")
+        list.add("cr4", 64, "i386_cr4", sys, X86ID.make(.sregs, index: 248, byteSize: 8), .x86Sregs, gdbGroup: "system")
+        list.add("efer", 64, "i386_efer", sys, X86ID.msr(X86MSR.efer), .x86MSRs, gdbGroup: "system")
         for name in ["cs", "ds", "es", "fs", "gs", "ss"] {
-            add(
+            list.add(
                 "\(name)_base", 64, "data_ptr", tables,
                 X86ID.make(.sregs, index: UInt32(segmentSlot[name]! * 24), byteSize: 8), .x86Sregs, gdbGroup: "system")
         }
@@ -85,7 +76,7 @@ extension RegisterTable {
         ]
         let runtime: SyncGroup = .x86Regs
         return RegisterTable(
-            architecture: architecture, features: features, registers: regs, groups: groups,
+            architecture: architecture, features: features, registers: list.registers, groups: groups,
             runtime: runtime, reset: [runtime, .x86Sregs, .x86FPU], full: [.x86Regs, .x86Sregs, .x86FPU, .x86MSRs],
             // eax … eflags: all RUNTIME, as in the x86-64 table.
             gPacketCount: 10,

@@ -84,32 +84,23 @@ extension RegisterTable {
         let fpu = "org.gnu.gdb.power.fpu"
         let altivec = "org.gnu.gdb.power.altivec"
         let vsx = "org.gnu.gdb.power.vsx"
-        var regs: [RegisterDescriptor] = []
-        func add(
-            _ name: String, _ bits: Int, _ type: String, _ feature: String, _ id: OneRegID, _ group: SyncGroup,
-            gdbGroup: String? = nil
-        ) {
-            regs.append(
-                RegisterDescriptor(
-                    name: name, regnum: regs.count, bitSize: bits, type: type, gdbGroup: gdbGroup, feature: feature,
-                    id: id, syncGroup: group))
-        }
+        var list = RegisterList()
         typealias O = PPCID.RegsOffset
-        for n in 0..<32 { add("r\(n)", 64, "uint64", core, PPCID.regs(offset: O.gpr(n)), .ppcRegs) }
-        for n in 0..<32 { add("f\(n)", 64, "ieee_double", fpu, PPCID.fpr(n), .ppcFP) }
-        add("pc", 64, "code_ptr", core, PPCID.regs(offset: O.pc), .ppcRegs)
-        add("msr", 64, "uint64", core, PPCID.regs(offset: O.msr), .ppcRegs)
+        for n in 0..<32 { list.add("r\(n)", 64, "uint64", core, PPCID.regs(offset: O.gpr(n)), .ppcRegs) }
+        for n in 0..<32 { list.add("f\(n)", 64, "ieee_double", fpu, PPCID.fpr(n), .ppcFP) }
+        list.add("pc", 64, "code_ptr", core, PPCID.regs(offset: O.pc), .ppcRegs)
+        list.add("msr", 64, "uint64", core, PPCID.regs(offset: O.msr), .ppcRegs)
         // cr and xer are u64 in struct kvm_regs, 32 bits in gdb: the low word.
-        add("cr", 32, "uint32", core, PPCID.regs(offset: O.cr), .ppcRegs)
-        add("lr", 64, "code_ptr", core, PPCID.regs(offset: O.lr), .ppcRegs)
-        add("ctr", 64, "uint64", core, PPCID.regs(offset: O.ctr), .ppcRegs)
-        add("xer", 32, "uint32", core, PPCID.regs(offset: O.xer), .ppcRegs)
-        add("fpscr", 64, "int", fpu, PPCID.fpscr, .ppcFP, gdbGroup: "float")
-        for n in 0..<32 { add("vr\(n)", 128, "vec128", altivec, PPCID.vr(n), .ppcVector) }
-        add("vscr", 32, "int", altivec, PPCID.vscr, .ppcVector, gdbGroup: "vector")
-        add("vrsave", 32, "int", altivec, PPCID.vrsave, .ppcVector, gdbGroup: "vector")
+        list.add("cr", 32, "uint32", core, PPCID.regs(offset: O.cr), .ppcRegs)
+        list.add("lr", 64, "code_ptr", core, PPCID.regs(offset: O.lr), .ppcRegs)
+        list.add("ctr", 64, "uint64", core, PPCID.regs(offset: O.ctr), .ppcRegs)
+        list.add("xer", 32, "uint32", core, PPCID.regs(offset: O.xer), .ppcRegs)
+        list.add("fpscr", 64, "int", fpu, PPCID.fpscr, .ppcFP, gdbGroup: "float")
+        for n in 0..<32 { list.add("vr\(n)", 128, "vec128", altivec, PPCID.vr(n), .ppcVector) }
+        list.add("vscr", 32, "int", altivec, PPCID.vscr, .ppcVector, gdbGroup: "vector")
+        list.add("vrsave", 32, "int", altivec, PPCID.vrsave, .ppcVector, gdbGroup: "vector")
         // The VSR's ID (U128): the backend hands gdb the doubleword FPR n does not hold.
-        for n in 0..<32 { add("vs\(n)h", 64, "uint64", vsx, PPCID.vsr(n), .ppcFP) }
+        for n in 0..<32 { list.add("vs\(n)h", 64, "uint64", vsx, PPCID.vsr(n), .ppcFP) }
 
         let runtime: SyncGroup = .ppcRegs
         let reset: SyncGroup = [runtime, .ppcFP, .ppcVector]
@@ -121,7 +112,7 @@ extension RegisterTable {
                 RegisterFeature(name: altivec, fileName: "power-altivec.xml", typeDefinitions: PPCTypes.altivec),
                 RegisterFeature(name: vsx, fileName: "power-vsx.xml"),
             ],
-            registers: regs,
+            registers: list.registers,
             groups: [
                 SyncGroupInfo(
                     group: .ppcRegs, name: "regs", servedBy: "KVM_GET_REGS / KVM_SET_REGS (powerpc struct kvm_regs)"),
@@ -136,7 +127,7 @@ extension RegisterTable {
             ],
             runtime: runtime, reset: reset, full: reset,
             // Everything: the FPRs sit between r31 and pc in gdb's numbering, so the g packet cannot stop at RUNTIME.
-            gPacketCount: regs.count,
+            gPacketCount: list.registers.count,
             expedited: [1, 64],  // r1 (the stack pointer), pc
             pcRegnum: 64, spRegnum: 1)
     }()

@@ -33,6 +33,23 @@ public struct RegisterDescriptor: Sendable {
     public var byteSize: Int { (bitSize + 7) / 8 }
 }
 
+/// A table's registers as they are listed, in gdb's order: each gets the next regnum.
+public struct RegisterList: Sendable {
+    public private(set) var registers: [RegisterDescriptor] = []
+
+    public init() {}
+
+    public mutating func add(
+        _ name: String, _ bits: Int, _ type: String, _ feature: String, _ id: OneRegID, _ group: SyncGroup,
+        gdbGroup: String? = nil
+    ) {
+        registers.append(
+            RegisterDescriptor(
+                name: name, regnum: registers.count, bitSize: bits, type: type, gdbGroup: gdbGroup, feature: feature,
+                id: id, syncGroup: group))
+    }
+}
+
 /// A gdb target-description feature: its name, the file it is served as, and the type definitions
 /// (`<vector>`, `<union>`, `<flags>`) its registers use.
 public struct RegisterFeature: Sendable {

@@ -115,56 +115,47 @@ extension RegisterTable {
         let sse = "org.gnu.gdb.i386.sse"
         let segments = "org.gnu.gdb.i386.segments"
         let sys = "org.kvmstub.i386.sys"
-        var regs: [RegisterDescriptor] = []
-        func add(
-            _ name: String, _ bits: Int, _ type: String, _ feature: String, _ id: OneRegID, _ group: SyncGroup,
-            gdbGroup: String? = nil
-        ) {
-            regs.append(
-                RegisterDescriptor(
-                    name: name, regnum: regs.count, bitSize: bits, type: type, gdbGroup: gdbGroup, feature: feature,
-                    id: id, syncGroup: group))
-        }
+        var list = RegisterList()
         // struct kvm_regs: rax rbx rcx rdx rsi rdi rsp rbp r8–r15 rip rflags, 8 bytes each.
         let kvmRegsOrder = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp"]
         func gpr(_ name: String) -> OneRegID {
             let slot = kvmRegsOrder.firstIndex(of: name) ?? (Int(name.dropFirst())! - 8 + 8)
             return X86ID.make(.regs, index: UInt32(slot * 8), byteSize: 8)
         }
-        for name in ["rax", "rbx", "rcx", "rdx", "rsi", "rdi"] { add(name, 64, "int64", core, gpr(name), .x86Regs) }
-        add("rbp", 64, "data_ptr", core, gpr("rbp"), .x86Regs)
-        add("rsp", 64, "data_ptr", core, gpr("rsp"), .x86Regs)
-        for n in 8...15 { add("r\(n)", 64, "int64", core, gpr("r\(n)"), .x86Regs) }
-        add("rip", 64, "code_ptr", core, X86ID.make(.regs, index: 128, byteSize: 8), .x86Regs)
-        add("eflags", 32, "i386_eflags", core, X86ID.make(.regs, index: 136, byteSize: 8), .x86Regs)
+        for name in ["rax", "rbx", "rcx", "rdx", "rsi", "rdi"] { list.add(name, 64, "int64", core, gpr(name), .x86Regs) }
+        list.add("rbp", 64, "data_ptr", core, gpr("rbp"), .x86Regs)
+        list.add("rsp", 64, "data_ptr", core, gpr("rsp"), .x86Regs)
+        for n in 8...15 { list.add("r\(n)", 64, "int64", core, gpr("r\(n)"), .x86Regs) }
+        list.add("rip", 64, "code_ptr", core, X86ID.make(.regs, index: 128, byteSize: 8), .x86Regs)
+        list.add("eflags", 32, "i386_eflags", core, X86ID.make(.regs, index: 136, byteSize: 8), .x86Regs)
         // struct kvm_sregs: cs ds es fs gs ss tr ldt (struct kvm_segment, 24 bytes, selector at +12).
         let segmentSlot = ["cs": 0, "ds": 1, "es": 2, "fs": 3, "gs": 4, "ss": 5]
         for name in ["cs", "ss", "ds", "es", "fs", "gs"] {
-            add(name, 32, "int32", core, X86ID.make(.sregs, index: UInt32(segmentSlot[name]! * 24 + 12), byteSize: 2), .x86Sregs)
+            list.add(name, 32, "int32", core, X86ID.make(.sregs, index: UInt32(segmentSlot[name]! * 24 + 12), byteSize: 2), .x86Sregs)
         }
         // struct kvm_fpu: fpr[8][16] (ST(i) in stack order), fcw, fsw, ftwx, pad, last_opcode, last_ip, last_dp,
         // xmm[16][16] at 152, mxcsr at 408.
-        for i in 0..<8 { add("st\(i)", 80, "i387_ext", core, X86ID.make(.fpu, index: UInt32(i * 16), byteSize: 16), .x86FPU) }
+        for i in 0..<8 { list.add("st\(i)", 80, "i387_ext", core, X86ID.make(.fpu, index: UInt32(i * 16), byteSize: 16), .x86FPU) }
         let fpuFields: [(String, UInt32, Int)] = [
             ("fctrl", 128, 2), ("fstat", 130, 2), ("ftag", X86ID.fullTagWordIndex, 2),
             // 64-bit FXSAVE keeps a 64-bit FIP/FDP: gdb's "segment" halves are their upper 32 bits.
             ("fiseg", 140, 4), ("fioff", 136, 4), ("foseg", 148, 4), ("fooff", 144, 4), ("fop", 134, 2),
         ]
         for (name, offset, size) in fpuFields {
-            add(name, 32, "int", core, X86ID.make(.fpu, index: offset, byteSize: size), .x86FPU, gdbGroup: "float")
+            list.add(name, 32, "int", core, X86ID.make(.fpu, index: offset, byteSize: size), .x86FPU, gdbGroup: "float")
         }
-        for i in 0..<16 { add("xmm\(i)", 128, "vec128", sse, X86ID.make(.fpu, index: UInt32(152 + i * 16), byteSize: 16), .x86FPU) }
-        add("mxcsr", 32, "i386_mxcsr", sse, X86ID.make(.fpu, index: 408, byteSize: 4), .x86FPU, gdbGroup: "vector")
-        add("fs_base", 64, "int", segments, X86ID.msr(X86MSR.fsBase), .x86MSRs)
-        add("gs_base", 64, "int", segments, X86ID.msr(X86MSR.gsBase), .x86MSRs)
-        add("k_gs_base", 64, "int", sys, X86ID.msr(X86MSR.kernelGSBase), .x86MSRs, gdbGroup: "system")
+        for i in 0..<16 { list.add("xmm\(i)", 128, "vec128", sse, X86ID.make(.fpu, index: UInt32(152 + i * 16), byteSize: 16), .x86FPU) }
+        list.add("mxcsr", 32, "i386_mxcsr", sse, X86ID.make(.fpu, index: 408, byteSize: 4), .x86FPU, gdbGroup: "vector")
+        list.add("fs_base", 64, "int", segments, X86ID.msr(X86MSR.fsBase), .x86MSRs)
+        list.add("gs_base", 64, "int", segments, X86ID.msr(X86MSR.gsBase), .x86MSRs)
+        list.add("k_gs_base", 64, "int", sys, X86ID.msr(X86MSR.kernelGSBase), .x86MSRs, gdbGroup: "system")
         // kvm_sregs: cr0 at 224, cr2 232, cr3 240, cr4 248, cr8 256.
-        add("cr0", 64, "i386_cr0", sys, X86ID.make(.sregs, index: 224, byteSize: 8), .x86Sregs, gdbGroup: "system")
-        add("cr2", 64, "int", sys, X86ID.make(.sregs, index: 232, byteSize: 8), .x86Sregs, gdbGroup: "system")
-        add("cr3", 64, "data_ptr", sys, X86ID.make(.sregs, index: 240, byteSize: 8), .x86Sregs, gdbGroup: "system")
-        add("cr4", 64, "i386_cr4", sys, X86ID.make(.sregs, index: 248, byteSize: 8), .x86Sregs, gdbGroup: "system")
-        add("cr8", 64, "int", sys, X86ID.make(.sregs, index: 256, byteSize: 8), .x86Sregs, gdbGroup: "system")
-        add("efer", 64, "i386_efer", sys, X86ID.msr(X86MSR.efer), .x86MSRs, gdbGroup: "system")
+        list.add("cr0", 64, "i386_cr0", sys, X86ID.make(.sregs, index: 224, byteSize: 8), .x86Sregs, gdbGroup: "system")
+        list.add("cr2", 64, "int", sys, X86ID.make(.sregs, index: 232, byteSize: 8), .x86Sregs, gdbGroup: "system")
+        list.add("cr3", 64, "data_ptr", sys, X86ID.make(.sregs, index: 240, byteSize: 8), .x86Sregs, gdbGroup: "system")
+        list.add("cr4", 64, "i386_cr4", sys, X86ID.make(.sregs, index: 248, byteSize: 8), .x86Sregs, gdbGroup: "system")
+        list.add("cr8", 64, "int", sys, X86ID.make(.sregs, index: 256, byteSize: 8), .x86Sregs, gdbGroup: "system")
+        list.add("efer", 64, "i386_efer", sys, X86ID.msr(X86MSR.efer), .x86MSRs, gdbGroup: "system")
         var features = [
             RegisterFeature(name: core, fileName: "64bit-core.xml", typeDefinitions: X86Types.eflags),
             RegisterFeature(name: sse, fileName: "64bit-sse.xml", typeDefinitions: X86Types.sse),
@@ -185,22 +176,22 @@ extension RegisterTable {
         if let ext = extended {
             if let x = ext.xsave {
                 let avx = "org.gnu.gdb.i386.avx"
-                for i in 0..<16 { add("ymm\(i)h", 128, "uint128", avx, X86ID.make(.xsave, index: UInt32(x.avx + 16 * i), byteSize: 16), .x86FPU) }
+                for i in 0..<16 { list.add("ymm\(i)h", 128, "uint128", avx, X86ID.make(.xsave, index: UInt32(x.avx + 16 * i), byteSize: 16), .x86FPU) }
                 features.append(RegisterFeature(name: avx, fileName: "64bit-avx.xml"))
                 if let k = x.opmask, let hi = x.zmmHi256, let hi16 = x.hi16ZMM {
                     let f = "org.gnu.gdb.i386.avx512"
-                    for i in 0..<16 { add("xmm\(i + 16)", 128, "vec128", f, X86ID.make(.xsave, index: UInt32(hi16 + 64 * i), byteSize: 16), .x86FPU) }
-                    for i in 0..<16 { add("ymm\(i + 16)h", 128, "uint128", f, X86ID.make(.xsave, index: UInt32(hi16 + 64 * i + 16), byteSize: 16), .x86FPU) }
-                    for i in 0..<8 { add("k\(i)", 64, "uint64", f, X86ID.make(.xsave, index: UInt32(k + 8 * i), byteSize: 8), .x86FPU) }
-                    for i in 0..<16 { add("zmm\(i)h", 256, "v2ui128", f, X86ID.make(.xsave, index: UInt32(hi + 32 * i), byteSize: 32), .x86FPU) }
-                    for i in 0..<16 { add("zmm\(i + 16)h", 256, "v2ui128", f, X86ID.make(.xsave, index: UInt32(hi16 + 64 * i + 32), byteSize: 32), .x86FPU) }
+                    for i in 0..<16 { list.add("xmm\(i + 16)", 128, "vec128", f, X86ID.make(.xsave, index: UInt32(hi16 + 64 * i), byteSize: 16), .x86FPU) }
+                    for i in 0..<16 { list.add("ymm\(i + 16)h", 128, "uint128", f, X86ID.make(.xsave, index: UInt32(hi16 + 64 * i + 16), byteSize: 16), .x86FPU) }
+                    for i in 0..<8 { list.add("k\(i)", 64, "uint64", f, X86ID.make(.xsave, index: UInt32(k + 8 * i), byteSize: 8), .x86FPU) }
+                    for i in 0..<16 { list.add("zmm\(i)h", 256, "v2ui128", f, X86ID.make(.xsave, index: UInt32(hi + 32 * i), byteSize: 32), .x86FPU) }
+                    for i in 0..<16 { list.add("zmm\(i + 16)h", 256, "v2ui128", f, X86ID.make(.xsave, index: UInt32(hi16 + 64 * i + 32), byteSize: 32), .x86FPU) }
                     features.append(RegisterFeature(name: f, fileName: "64bit-avx512.xml", typeDefinitions: X86Types.avx512))
                 }
             }
             let debug = "org.kvmstub.i386.debug"
-            for i in 0..<4 { add("dr\(i)", 64, "data_ptr", debug, X86ID.make(.debugregs, index: UInt32(8 * i), byteSize: 8), .x86DebugRegs, gdbGroup: "system") }
-            add("dr6", 64, "int", debug, X86ID.make(.debugregs, index: 32, byteSize: 8), .x86DebugRegs, gdbGroup: "system")
-            add("dr7", 64, "int", debug, X86ID.make(.debugregs, index: 40, byteSize: 8), .x86DebugRegs, gdbGroup: "system")
+            for i in 0..<4 { list.add("dr\(i)", 64, "data_ptr", debug, X86ID.make(.debugregs, index: UInt32(8 * i), byteSize: 8), .x86DebugRegs, gdbGroup: "system") }
+            list.add("dr6", 64, "int", debug, X86ID.make(.debugregs, index: 32, byteSize: 8), .x86DebugRegs, gdbGroup: "system")
+            list.add("dr7", 64, "int", debug, X86ID.make(.debugregs, index: 40, byteSize: 8), .x86DebugRegs, gdbGroup: "system")
             features.append(RegisterFeature(name: debug, fileName: "kvmstub-x86-debug.xml"))
             groups.append(SyncGroupInfo(group: .x86DebugRegs, name: "debugregs", servedBy: "KVM_GET_DEBUGREGS / KVM_SET_DEBUGREGS"))
             full.insert(.x86DebugRegs)
@@ -208,24 +199,24 @@ extension RegisterTable {
             // kvm_sregs: kvm_segment {base u64, limit u32, selector u16, …} for cs ds es fs gs ss tr ldt at 0, 24 … 168;
             // gdt and idt are {base u64, limit u16} at 192 and 208.
             for (i, seg) in ["cs", "ds", "es", "fs", "gs", "ss"].enumerated() where seg != "fs" && seg != "gs" {
-                add("\(seg)_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: UInt32(24 * i), byteSize: 8), .x86Sregs, gdbGroup: "system")
+                list.add("\(seg)_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: UInt32(24 * i), byteSize: 8), .x86Sregs, gdbGroup: "system")
             }
-            add("tr", 32, "int32", tables, X86ID.make(.sregs, index: 144 + 12, byteSize: 2), .x86Sregs, gdbGroup: "system")
-            add("tr_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: 144, byteSize: 8), .x86Sregs, gdbGroup: "system")
-            add("tr_limit", 32, "int", tables, X86ID.make(.sregs, index: 144 + 8, byteSize: 4), .x86Sregs, gdbGroup: "system")
-            add("ldtr", 32, "int32", tables, X86ID.make(.sregs, index: 168 + 12, byteSize: 2), .x86Sregs, gdbGroup: "system")
-            add("ldtr_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: 168, byteSize: 8), .x86Sregs, gdbGroup: "system")
-            add("gdtr_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: 192, byteSize: 8), .x86Sregs, gdbGroup: "system")
-            add("gdtr_limit", 32, "int", tables, X86ID.make(.sregs, index: 200, byteSize: 2), .x86Sregs, gdbGroup: "system")
-            add("idtr_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: 208, byteSize: 8), .x86Sregs, gdbGroup: "system")
-            add("idtr_limit", 32, "int", tables, X86ID.make(.sregs, index: 216, byteSize: 2), .x86Sregs, gdbGroup: "system")
+            list.add("tr", 32, "int32", tables, X86ID.make(.sregs, index: 144 + 12, byteSize: 2), .x86Sregs, gdbGroup: "system")
+            list.add("tr_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: 144, byteSize: 8), .x86Sregs, gdbGroup: "system")
+            list.add("tr_limit", 32, "int", tables, X86ID.make(.sregs, index: 144 + 8, byteSize: 4), .x86Sregs, gdbGroup: "system")
+            list.add("ldtr", 32, "int32", tables, X86ID.make(.sregs, index: 168 + 12, byteSize: 2), .x86Sregs, gdbGroup: "system")
+            list.add("ldtr_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: 168, byteSize: 8), .x86Sregs, gdbGroup: "system")
+            list.add("gdtr_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: 192, byteSize: 8), .x86Sregs, gdbGroup: "system")
+            list.add("gdtr_limit", 32, "int", tables, X86ID.make(.sregs, index: 200, byteSize: 2), .x86Sregs, gdbGroup: "system")
+            list.add("idtr_base", 64, "data_ptr", tables, X86ID.make(.sregs, index: 208, byteSize: 8), .x86Sregs, gdbGroup: "system")
+            list.add("idtr_limit", 32, "int", tables, X86ID.make(.sregs, index: 216, byteSize: 2), .x86Sregs, gdbGroup: "system")
             features.append(RegisterFeature(name: tables, fileName: "kvmstub-x86-tables.xml"))
             let known: Set<UInt32> = [X86MSR.efer, X86MSR.fsBase, X86MSR.gsBase, X86MSR.kernelGSBase]
             let listed = ext.msrs.filter { !known.contains($0) }
             if !listed.isEmpty {
                 let msrFeature = "org.kvmstub.i386.msr"
                 for msr in listed {
-                    add(X86MSR.name(msr), 64, "uint64", msrFeature, X86ID.msr(msr), .x86MSRList, gdbGroup: "msr")
+                    list.add(X86MSR.name(msr), 64, "uint64", msrFeature, X86ID.msr(msr), .x86MSRList, gdbGroup: "msr")
                 }
                 features.append(RegisterFeature(name: msrFeature, fileName: "kvmstub-x86-msr.xml"))
                 groups.append(SyncGroupInfo(group: .x86MSRList, name: "msr-list", servedBy: "KVM_GET_ONE_REG per MSR from KVM_GET_MSR_INDEX_LIST (KVM_GET_MSRS before 6.18)"))
@@ -236,7 +227,7 @@ extension RegisterTable {
         let runtime: SyncGroup = .x86Regs
         let reset: SyncGroup = [runtime, .x86Sregs, .x86FPU]
         return RegisterTable(
-            architecture: "i386:x86-64", features: features, registers: regs, groups: groups,
+            architecture: "i386:x86-64", features: features, registers: list.registers, groups: groups,
             runtime: runtime, reset: reset, full: full,
             // The g packet stops after eflags: everything in it is RUNTIME, so a stop costs one group.
             gPacketCount: 18,
