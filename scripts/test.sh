@@ -40,4 +40,20 @@ if [ "$skipped" -gt 0 ]; then
         status=1
     fi
 fi
+# CI only (docs/bad-input.md): the codec and the session under the address sanitizer, then the fuzzers for a
+# bounded time. A few minutes on 2 cores: an ASan build, a fuzzer build, FUZZ_SECONDS (60) of fuzzing.
+if [ "${CI:-}" = true ]; then
+    echo
+    asan_log=$(mktemp)
+    if LSAN_OPTIONS=suppressions=$PWD/scripts/lsan-suppressions.txt swift test --sanitize=address \
+        --scratch-path .build-asan --filter 'RSPTests|GDBStubTests' >"$asan_log" 2>&1; then
+        echo "asan: RSPTests and GDBStubTests pass under -sanitize=address"
+    else
+        grep -E '^✘|ERROR: (Address|Leak)Sanitizer|SUMMARY:|error:' "$asan_log" | head -20 | sed 's/^/  /'
+        echo "asan: RSPTests and GDBStubTests FAILED under -sanitize=address" >&2
+        status=1
+    fi
+    rm -f "$asan_log"
+    bash scripts/fuzz.sh || status=1
+fi
 exit $status

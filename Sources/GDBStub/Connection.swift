@@ -37,9 +37,18 @@ extension Session {
             if fds[0].revents != 0 {
                 switch connection.read(into: &buffer) {
                 case .bytes(let count):
-                    let replies = receive(Array(buffer[0..<count]))
-                    if !connection.writeAll(replies) {
-                        loseConnection()
+                    // In slices, each one's replies written before the next is decoded: a burst of short
+                    // requests for long replies (64 KiB of `m0,ffff`, 4 681 of them) then holds at most a
+                    // slice's worth of replies (128 packets' worth) instead of 4 681 × PacketSize. The channel
+                    // decodes the same whatever the split (Fuzz/FuzzRSPChannel checks exactly that).
+                    var start = 0
+                    while start < count {
+                        let sliceEnd = min(start + Self.receiveSlice, count)
+                        guard connection.writeAll(receive(Array(buffer[start..<sliceEnd]))) else {
+                            loseConnection()
+                            break
+                        }
+                        start = sliceEnd
                     }
                 case .wouldBlock:
                     break
@@ -56,6 +65,9 @@ extension Session {
         }
         return end ?? .detached
     }
+
+    /// Bytes decoded at a time; see `serve`. gdb waits for each reply, so its reads are far shorter than this.
+    static let receiveSlice = 512
 
     /// gdb is gone: bring a running guest to a stop first (breakpoints are removed while it is stopped, as the
     /// target expects every call but `interrupt()`), then detach as `D` would.

@@ -40,13 +40,18 @@ public final class GDBServer {
     public let address: ListenAddress
     private var listener: Int32 = -1
     private let stopping = Atomic<Bool>(false)
+    /// The listener as `stopAccepting` (another thread) may use it: under a lock, so `close` cannot close the
+    /// descriptor, and a new file reuse its number, between that thread's check and its shutdown(2).
+    private let listenerForShutdown = Mutex<Int32>(-1)
 
     /// From any thread: stop accepting gdb connections. A session in progress runs to its end (its last
     /// reply is written), then `serve` returns `.detached`. The VMM calls this when the guest ends while no
     /// gdb is attached — right after a `D`, say — so the program can exit without cutting that reply off.
     public func stopAccepting() {
         stopping.store(true, ordering: .releasing)
-        if listener >= 0 { _ = Glibc.shutdown(listener, Int32(SHUT_RDWR)) }
+        listenerForShutdown.withLock { fd in
+            if fd >= 0 { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+        }
     }
     /// The Unix socket this server created (path, device, inode), removed again when it closes — unless
     /// something else has taken the path since.
@@ -115,6 +120,7 @@ public final class GDBServer {
     /// Closes the listener (and removes the Unix socket it created). `deinit` does it too.
     public func close() {
         if listener >= 0 {
+            listenerForShutdown.withLock { $0 = -1 }
             Glibc.close(listener)
             listener = -1
         }
@@ -156,6 +162,7 @@ public final class GDBServer {
             _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
             if Glibc.bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 && listen(fd, 1) == 0 {
                 listener = fd
+                listenerForShutdown.withLock { $0 = fd }
                 boundPort = localPort(fd) ?? port
                 return
             }
@@ -254,6 +261,7 @@ public final class GDBServer {
             throw GDBServerError("\(what): \(errnoDescription(listenError))")
         }
         listener = fd
+        listenerForShutdown.withLock { $0 = fd }
     }
 
     /// Unlinks a socket file nobody listens on; refuses anything else in the way.

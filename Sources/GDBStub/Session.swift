@@ -74,8 +74,13 @@ public final class Session {
     public init(target: some DebugTarget, maxPacketSize: Int = 16384) {
         self.target = target
         self.registerTable = target.registerTable
-        // Room for the shortest replies whatever a caller asks for: a register, a stop reply, qSupported.
-        self.channel = RSPChannel(maxPacketSize: max(maxPacketSize, 256))
+        // Room for the shortest replies whatever a caller asks for: a register, a stop reply, qSupported. And for
+        // the register file, which cannot be split: a `g` reply is the whole block in hex and a `G` that plus one
+        // letter (18040 digits for SVE at 2048 bits, past the default), a `P` one register plus `P`, regnum and `=`.
+        let largestRegister = target.registerTable.registers.map(\.byteSize).max() ?? 0
+        self.channel = RSPChannel(
+            maxPacketSize: max(
+                maxPacketSize, 256, 2 * target.registerTable.gPacketByteCount + 1, 2 * largestRegister + 32))
         self.generalThread = target.threadIDs.first ?? 1
         self.targetDescription = target.registerTable.targetDescription().mapValues { Array($0.utf8) }
         reply.reserveCapacity(self.channel.maxPacketSize)

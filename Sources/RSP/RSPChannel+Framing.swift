@@ -7,6 +7,7 @@ extension RSPChannel {
     public mutating func frame(_ payload: some Collection<UInt8>, binary: Bool = false) -> [UInt8] {
         // Reusing the buffer keeps framing allocation-free once the caller has let go of the previous reply.
         lastReply.removeAll(keepingCapacity: true)
+        resendsOfLastReply = 0
         Self.appendFrame(payload, binary: binary, to: &lastReply)
         return lastReply
     }

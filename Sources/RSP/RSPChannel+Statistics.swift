@@ -16,7 +16,8 @@ extension RSPChannel {
         public internal(set) var ignoredBytes = 0
         /// `-` bytes received from gdb while acks were on.
         public internal(set) var naksReceived = 0
-        /// Replies sent again because of a NAK (fewer than `naksReceived` if a NAK came before any reply).
+        /// Replies sent again because of a NAK (fewer than `naksReceived` if a NAK came before any reply, or more
+        /// than `RSPChannel.maxResends` came for one reply).
         public internal(set) var resends = 0
 
         public init() {}

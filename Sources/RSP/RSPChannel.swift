@@ -26,6 +26,11 @@ public struct RSPChannel: Sendable {
     /// The last reply framed by `frame`, written again when gdb answers it with `-`. Internal only so the framing
     /// extension can set it.
     var lastReply: [UInt8] = []
+    /// How often `lastReply` has been sent again; `frame` starts it over.
+    var resendsOfLastReply = 0
+    /// gdb NAKs one reply at most this often (`MAX_TRIES` in gdb's remote.c) before it gives up on it. More NAKs
+    /// are not gdb: without the cap a 64 KiB read of `-` would make 64 Ki copies of a reply of up to PacketSize.
+    public static let maxResends = 3
 
     private enum FrameState {
         case betweenPackets
@@ -117,7 +122,8 @@ public struct RSPChannel: Sendable {
             incoming.append(.interrupt)
         case ASCII.nak where !noAckMode:
             statistics.naksReceived += 1
-            if !lastReply.isEmpty {
+            if !lastReply.isEmpty && resendsOfLastReply < Self.maxResends {
+                resendsOfLastReply += 1
                 statistics.resends += 1
                 output.append(contentsOf: lastReply)
             }

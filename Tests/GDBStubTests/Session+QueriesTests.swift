@@ -134,9 +134,12 @@ struct SessionQueriesTests {
         target.monitorOutput = String(repeating: "0123456789", count: 30)
         let reply = gdb.send("qRcmd," + hexText("long"))
         let text = target.monitorOutput + "\n"
-        let first = Array(text.utf8.prefix(127))
-        let second = Array(text.utf8.dropFirst(127).prefix(127))
-        let third = Array(text.utf8.dropFirst(254))
+        // `O` and two hex digits a byte in each packet (281, not 256: the `g` block must fit; SessionBoundsTests).
+        let chunk = (gdb.session.maxPacketSize - 1) / 2
+        #expect(chunk == 140)
+        let first = Array(text.utf8.prefix(chunk))
+        let second = Array(text.utf8.dropFirst(chunk).prefix(chunk))
+        let third = Array(text.utf8.dropFirst(2 * chunk))
         let o: (ArraySlice<UInt8>) -> String = { framed("O" + hexText(String(decoding: $0, as: UTF8.self))) }
         #expect(reply == "+" + o(first[...]) + o(second[...]) + o(third[...]) + framed("OK"))
     }
