@@ -16,6 +16,8 @@ extension Session {
         target.watchForInterrupts(on: fd)
         defer { target.watchForInterrupts(on: nil) }
         var connection = SocketIO(fd: fd)
+        writeEarly = { bytes in _ = connection.writeAll(bytes) }
+        defer { writeEarly = nil }
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while end == nil {
             var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]

@@ -117,6 +117,13 @@ extension Session {
             prepareStopReply(lastStop)
             return .reply
         }
+        // The target may run this resume to its stop on this very thread (a lone vCPU's step or continue):
+        // what is already owed to gdb — the `+` for this packet above all — goes out first, or in ack mode gdb
+        // would wait for it, time out and send the packet again.
+        if let writeEarly, !output.isEmpty {
+            writeEarly(output)
+            output.removeAll(keepingCapacity: true)
+        }
         let result: ResumeResult
         do {
             result = try target.resume(actions, otherThreads: others)

@@ -64,6 +64,8 @@ public final class Session {
     var reply: [UInt8] = []
     /// What `receive`/`stopped` return; reused likewise.
     var output: [UInt8] = []
+    /// Set while `serve` runs: writes bytes to gdb at once (see `resume`). nil for the sans-I/O use.
+    var writeEarly: (([UInt8]) -> Void)?
 
     struct InsertedBreakpoint: Hashable {
         let kind: BreakpointKind
