@@ -107,20 +107,8 @@ extension X86Boot {
     ) throws(KVMError) {
         try registers.ensure([.x86Regs, .x86Sregs])
         var s = backend.sregs
-        func segment(_ selector: UInt16, type: UInt8) -> kvm_segment {
-            var seg = kvm_segment()
-            seg.base = 0
-            seg.limit = 0xffff_ffff
-            seg.selector = selector
-            seg.type = type
-            seg.present = 1
-            seg.db = 1
-            seg.s = 1
-            seg.g = 1
-            return seg
-        }
-        s.cs = segment(0x08, type: 0xb)
-        s.ds = segment(0x10, type: 0x3)
+        s.cs = flatSegment(0x08, code: true, longMode: false)
+        s.ds = flatSegment(0x10, code: false, longMode: false)
         s.es = s.ds
         s.fs = s.ds
         s.gs = s.ds

@@ -33,28 +33,31 @@ enum X86Boot {
         }
     }
 
+    /// A flat 4 GiB segment as the descriptor cache holds it: code (execute/read, accessed) or data (read/write,
+    /// accessed), DPL 0; 64-bit code (L=1, D=0) in long mode, 32-bit (D=1) otherwise.
+    static func flatSegment(_ selector: UInt16, code: Bool, longMode: Bool) -> kvm_segment {
+        var seg = kvm_segment()
+        seg.base = 0
+        seg.limit = 0xffff_ffff
+        seg.selector = selector
+        seg.type = code ? 0xb : 0x3
+        seg.present = 1
+        seg.dpl = 0
+        seg.db = code && longMode ? 0 : 1
+        seg.s = 1
+        seg.l = code && longMode ? 1 : 0
+        seg.g = 1
+        return seg
+    }
+
     /// Set sregs/regs of one vCPU for long mode at `entry` with stack `stack`.
     static func enterLongMode(
         _ backend: X86Backend, registers: RegisterFile, entry: UInt64, stack: UInt64, firstArgument: UInt64 = 0
     ) throws(KVMError) {
         try registers.ensure([.x86Regs, .x86Sregs])
         var s = backend.sregs
-        func segment(_ selector: UInt16, code: Bool) -> kvm_segment {
-            var seg = kvm_segment()
-            seg.base = 0
-            seg.limit = 0xffff_ffff
-            seg.selector = selector
-            seg.type = code ? 0xb : 0x3
-            seg.present = 1
-            seg.dpl = 0
-            seg.db = code ? 0 : 1
-            seg.s = 1
-            seg.l = code ? 1 : 0
-            seg.g = 1
-            return seg
-        }
-        s.cs = segment(codeSelector, code: true)
-        s.ds = segment(dataSelector, code: false)
+        s.cs = flatSegment(codeSelector, code: true, longMode: true)
+        s.ds = flatSegment(dataSelector, code: false, longMode: true)
         s.es = s.ds
         s.fs = s.ds
         s.gs = s.ds
