@@ -28,7 +28,10 @@ trap 'rm -f "$log"' EXIT
 status=0
 swift test 2>&1 | tee "$log" | grep -vE '^(◇|\[[0-9]+/[0-9]+\])' || status=$?
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
-ran=$(grep -E '^✔ Test .*(passed|with [0-9]+ test cases passed)' "$log" | grep -vc '^✔ Test run with' || true)
+# Swift Testing's closing line has the count; its per-test lines interleave under parallel runs, so counting
+# them undercounts.
+ran=$(sed -n 's/^✔ Test run with \([0-9]*\) tests.*/\1/p' "$log" | tail -1)
+[ -n "$ran" ] || ran=$(grep -E '^✔ Test .*(passed|with [0-9]+ test cases passed)' "$log" | grep -vc '^✔ Test run with' || true)
 failed=$(grep -cE '^✘ Test .* failed' "$log" || true)
 skipped=$(grep -cE '^➜ (Test|Suite) .* skipped' "$log" || true)
 echo
