@@ -64,6 +64,12 @@ public final class VCPU: @unchecked Sendable {
         try ioctl("KVM_SET_DEBUGREGS", CKVM_SET_DEBUGREGS, &d)
     }
 
+    /// `KVM_SET_MP_STATE`: with an in-kernel LAPIC a secondary vCPU waits for INIT/SIPI unless made RUNNABLE.
+    public func setMPState(_ state: UInt32) throws(KVMError) {
+        var mp = kvm_mp_state(mp_state: state)
+        try ioctl("KVM_SET_MP_STATE", CKVM_SET_MP_STATE, &mp, detail: "\(state)")
+    }
+
     /// `KVM_SET_GUEST_DEBUG`: control = KVM_GUESTDBG_* flags, debugreg = DR0–DR3, (4, 5 unused), DR6, DR7.
     public func setGuestDebug(control: UInt32, debugRegisters: [UInt64] = []) throws(KVMError) {
         var dbg = kvm_guest_debug()

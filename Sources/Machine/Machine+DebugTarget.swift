@@ -103,6 +103,10 @@ extension Machine {
                 breakpoints.addSoftwareSlot(slot, virtual: address)
                 return
             }
+            if strategy == .hardwareThenHalt && configuration.hasInKernelIRQChip {
+                // An in-kernel LAPIC keeps HLT inside KVM: a HLT patch would never reach us.
+                throw .noSpace("all four debug registers are in use, and HLT patches cannot work with an in-kernel interrupt controller")
+            }
             let ctx = try context(1)
             guard let pa = translate(ctx, address), let original = memory.read(pa, count: 1)?.first else {
                 throw .badAddress(address)

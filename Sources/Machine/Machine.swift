@@ -26,6 +26,12 @@ public struct MachineConfiguration: Sendable {
     /// `run --kernel`: in-kernel PIC/IOAPIC/LAPIC and PIT, a 16550A with IRQ 4, unbacked MMIO reading all ones
     /// (LinuxBoot.swift). Off for the example guests, which rely on HLT exits that an in-kernel LAPIC swallows.
     public var linuxPlatform = false
+    /// `run --irqchip`: the in-kernel PIC/IOAPIC/LAPIC and PIT for an example guest that wants a timer
+    /// interrupt (examples/timer). HLT then waits for an interrupt inside KVM instead of exiting, so the
+    /// hw-then-hlt strategy has only its four debug registers; the guest still ends through port 0xf4.
+    public var inKernelIRQChip = false
+    /// Either way there is an in-kernel interrupt controller.
+    var hasInKernelIRQChip: Bool { linuxPlatform || inKernelIRQChip }
 
     public init() {}
 }
@@ -133,7 +139,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         stepOnVCPUThreads = configuration.stepOnVCPUThreads
         vm = try kvm.createVM()
         try vm.setTSSAddress(0xfffb_d000)
-        if configuration.linuxPlatform { try LinuxBoot.createPlatform(vm) }  // before the vCPUs
+        if configuration.hasInKernelIRQChip { try LinuxBoot.createPlatform(vm) }  // before the vCPUs
         memory = try GuestMemory(size: configuration.memorySize)
         try vm.mapMemory(guestPhysical: 0, size: configuration.memorySize, host: memory.host)
         let syncRegs = configuration.useSyncRegs && capabilities.syncRegs & CKVM_SYNC_X86_REGS != 0
@@ -205,6 +211,8 @@ public final class Machine: DebugTarget, @unchecked Sendable {
             try X86Boot.enterLongMode(
                 ctx.backend, registers: ctx.registers, entry: i == 0 ? image.entry : apEntry!,
                 stack: stackTop - UInt64(i) * 0x10000, firstArgument: UInt64(i))
+            // An in-kernel LAPIC holds a secondary vCPU until INIT/SIPI; ours start at `ap_start` instead.
+            if i > 0 && configuration.hasInKernelIRQChip { try ctx.vcpu.setMPState(CKVM_MP_STATE_RUNNABLE) }
         }
     }
 

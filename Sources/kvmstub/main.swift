@@ -53,6 +53,9 @@ let runUsage = """
                           `ap_start`, with rdi = their index and a 64 KiB stack each below vCPU 0's
       --sw-breakpoints S  how Z0 is served: auto (probe the host, default), int3, hw-then-hlt
       --no-sync-regs      fetch registers with ioctls even where kvm_run can carry them (KVM_CAP_SYNC_REGS)
+      --irqchip           add the in-kernel PIC/IOAPIC/LAPIC and 8254 PIT (KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2),
+                          for a guest with timer interrupts (examples/timer). HLT then waits inside KVM for an
+                          interrupt, so on hosts that ignore USE_SW_BP only four `break`s fit (debug registers)
       --real-mode         IMAGE is raw 16-bit code (a boot sector): copied to 0x7c00 and started there in real
                           mode, cs:ip = 0000:7c00, sp = 0x7c00, dl = 0x80; no BIOS. gdb is offered i386
                           registers under architecture i8086, so it disassembles 16-bit code
@@ -163,6 +166,7 @@ func runCommand(_ args: [String]) -> Never {
         case "--cmdline": commandLine = value(a)
         case "--serial": serialPath = value(a)
         case "--no-sync-regs": config.useSyncRegs = false
+        case "--irqchip": config.inKernelIRQChip = true
         case "--real-mode": realMode = true
         case "--gdb-arch":
             let v = value(a)

@@ -11,9 +11,10 @@ let kvmAvailable: Bool = access("/dev/kvm", R_OK | W_OK) == 0
 /// A machine running `code` at 0x10000, stopped, with a debugger attached.
 func makeMachine(
     _ code: [UInt8], syncRegs: Bool = true, strategy: SoftwareBreakpointStrategy? = nil,
-    watchpoints: WatchpointStrategy? = nil
+    watchpoints: WatchpointStrategy? = nil, irqChip: Bool = false
 ) throws -> Machine {
     var config = MachineConfiguration()
+    config.inKernelIRQChip = irqChip
     config.watchpointStrategy = watchpoints
     config.memorySize = 4 << 20
     config.useSyncRegs = syncRegs
@@ -213,6 +214,19 @@ struct DebugRegisterTests {
         try m.insertBreakpoint(.hardware, at: 0x10008, length: 1)
         #expect(try run(m, .continue).reason == .hardwareBreakpoint)
         #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x10008)
+    }
+
+    @Test func withAnInKernelIRQChipHaltPatchesAreRefusedNotLost() throws {
+        // HLT stays inside KVM with an in-kernel LAPIC: a fifth `break` must fail loudly, not never hit.
+        let code: [UInt8] = (0..<8).flatMap { _ in [0x48, 0xFF, 0xC0] as [UInt8] } + [0xEB, 0xFE]
+        let m = try makeMachine(code, strategy: .hardwareThenHalt, irqChip: true)
+        for i in 0..<4 { try m.insertBreakpoint(.software, at: 0x10000 + 3 * UInt64(i), length: 1) }
+        #expect(throws: TargetError.self) { try m.insertBreakpoint(.software, at: 0x1000c, length: 1) }
+        #expect(try m.readMemory(at: 0x1000c, count: 1, thread: 1) == [0x48])
+        // The four in debug registers still stop the guest, interrupt controller or not.
+        let stop = try run(m, .continue)
+        #expect(stop.reason == .softwareBreakpoint)
+        #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x10000)
     }
 
     @Test func aFifthDebugRegisterIsRefused() throws {

@@ -30,6 +30,9 @@ static const unsigned long CKVM_SET_IDENTITY_MAP_ADDR = KVM_SET_IDENTITY_MAP_ADD
 static const unsigned long CKVM_CREATE_IRQCHIP = KVM_CREATE_IRQCHIP;
 static const unsigned long CKVM_CREATE_PIT2 = KVM_CREATE_PIT2;
 static const unsigned long CKVM_IRQ_LINE = KVM_IRQ_LINE;
+static const unsigned long CKVM_GET_MP_STATE = KVM_GET_MP_STATE;
+static const unsigned long CKVM_SET_MP_STATE = KVM_SET_MP_STATE;
+static const uint32_t CKVM_MP_STATE_RUNNABLE = KVM_MP_STATE_RUNNABLE;
 static const unsigned int CKVM_PIT_SPEAKER_DUMMY = KVM_PIT_SPEAKER_DUMMY;
 
 // vCPU ioctls.
