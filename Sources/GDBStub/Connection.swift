@@ -2,10 +2,12 @@ import Glibc
 
 /// The blocking loop that runs a Session over a connected socket: one `poll(2)` on gdb's socket and, while the
 /// guest runs, the target's stop notification — so Ctrl-C reaches a running guest and a stop reaches gdb at
-/// once, with no busy loop and no timeout.
+/// once, with no busy loop. The only timeout is the stall deadline (`stallTimeout`): a gdb that stops reading a
+/// reply, or stops halfway through a packet, loses the connection rather than holding the guest and the listener.
 extension Session {
     /// Serves gdb on `fd` until `D`, `k`, or the connection ends (EOF or reset count as a detach: our
-    /// breakpoints are removed and the guest runs on). The caller owns and closes `fd`.
+    /// breakpoints are removed and the guest runs on; so does a stall, see `stallTimeout`). The caller owns and
+    /// closes `fd`.
     public func serve(fd: Int32) -> SessionEnd {
         serve(fd: fd, refusingConnectionsOn: nil)
     }
@@ -15,10 +17,24 @@ extension Session {
     func serve(fd: Int32, refusingConnectionsOn listener: Int32?) -> SessionEnd {
         target.watchForInterrupts(on: fd)
         defer { target.watchForInterrupts(on: nil) }
-        var connection = SocketIO(fd: fd)
-        writeEarly = { bytes in _ = connection.writeAll(bytes) }
+        var connection = SocketIO(fd: fd, stallTimeout: stallTimeout)
+        /// Writes everything, or says why not (a stall gets its line on stderr here) and returns false.
+        func deliver(_ bytes: [UInt8]) -> Bool {
+            switch connection.writeAll(bytes) {
+            case .written: return true
+            case .closed: return false
+            case .stalled:
+                diagnostics(
+                    "kvmstub: gdb took no reply bytes for \(describe(stallTimeout)); dropping the connection as if it had detached")
+                return false
+            }
+        }
+        writeEarly = { bytes in deliver(bytes) }
         defer { writeEarly = nil }
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        // Set while gdb is partway through a packet: when its silence ends the connection. nil otherwise, which
+        // keeps the clock out of the loop for a gdb whose packets come whole.
+        var partialPacketDeadline: ContinuousClock.Instant?
         while end == nil {
             var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
             let stopFD = target.stopNotificationFD
@@ -27,10 +43,17 @@ extension Session {
             let listenerIndex = listener.map { _ in fds.count }
             if let listener { fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0)) }
 
-            let ready = poll(&fds, nfds_t(fds.count), -1)
+            let timeout = partialPacketDeadline.map { pollTimeout(until: $0) } ?? -1
+            let ready = poll(&fds, nfds_t(fds.count), timeout)
             if ready < 0 {
                 if errno == EINTR { continue }
                 diagnostics("kvmstub: poll: \(errnoDescription(errno)); ending the session")
+                loseConnection()
+                break
+            }
+            if let deadline = partialPacketDeadline, fds[0].revents == 0, ContinuousClock.now >= deadline {
+                diagnostics(
+                    "kvmstub: gdb sent part of a packet, then nothing for \(describe(stallTimeout)); dropping the connection as if it had detached")
                 loseConnection()
                 break
             }
@@ -46,12 +69,15 @@ extension Session {
                     var start = 0
                     while start < count {
                         let sliceEnd = min(start + Self.receiveSlice, count)
-                        guard connection.writeAll(receive(Array(buffer[start..<sliceEnd]))) else {
+                        let replies = receive(Array(buffer[start..<sliceEnd]))
+                        // A failed early write (`resume`) has already ended the receiving; the rest is moot.
+                        guard !earlyWriteFailed, deliver(replies) else {
                             loseConnection()
                             break
                         }
                         start = sliceEnd
                     }
+                    partialPacketDeadline = channel.isMidPacket ? ContinuousClock.now + stallTimeout : nil
                 case .wouldBlock:
                     break
                 case .closed:
@@ -59,7 +85,7 @@ extension Session {
                 }
             }
             if end == nil, let stopIndex, fds[stopIndex].revents != 0, isRunning, let event = target.takeStop() {
-                if !connection.writeAll(stopped(event)) { loseConnection() }
+                if !deliver(stopped(event)) { loseConnection() }
             }
             if let listenerIndex, let listener, fds[listenerIndex].revents != 0 {
                 refuseConnection(on: listener)
@@ -67,6 +93,9 @@ extension Session {
         }
         return end ?? .detached
     }
+
+    /// How long gdb may leave a reply unread, or a packet unfinished, before the connection is dropped.
+    public static let defaultStallTimeout = Duration.seconds(10)
 
     /// Bytes decoded at a time; see `serve`. gdb waits for each reply, so its reads are far shorter than this.
     static let receiveSlice = 512
@@ -90,27 +119,44 @@ extension Session {
     private func refuseConnection(on listener: Int32) {
         let fd = acceptClosingOnExec(listener)
         guard fd >= 0 else { return }
-        var refusal = SocketIO(fd: fd)
-        _ = refusal.writeAll(Array("$E01#a6".utf8))
+        // Best effort, never waiting: this gdb must not hold up the one being served.
+        let refusal = Array("$E01#a6".utf8)
+        _ = refusal.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         close(fd)
         diagnostics("kvmstub: refused a second gdb connection: one debugger at a time")
     }
 }
 
-/// Reads and writes on a socket (or any fd), retrying EINTR and waiting out EAGAIN.
+/// Reads and writes on a socket (or any fd), retrying EINTR. A full socket buffer is waited out: for ever
+/// without a `stallTimeout`, else until no byte has gone for that long.
 struct SocketIO {
     let fd: Int32
+    /// nil: a write waits as long as it takes (stderr). Set: sends do not block, and a write that makes no
+    /// progress for this long gives up (`.stalled`). A healthy peer costs nothing extra: the clock and `poll` are
+    /// only consulted once a send has found the buffer full.
+    let stallTimeout: Duration?
     /// `send` with MSG_NOSIGNAL keeps a vanished gdb from killing us with SIGPIPE; a non-socket fd falls back to
-    /// `write`.
+    /// `write` (which blocks: only sockets get the stall deadline).
     private var isSocket = true
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32, stallTimeout: Duration? = nil) {
+        self.fd = fd
+        self.stallTimeout = stallTimeout
+    }
 
     enum ReadResult {
         case bytes(Int)
         case wouldBlock
         /// EOF, or an error that means gdb is gone (ECONNRESET, …).
         case closed
+    }
+
+    enum WriteResult {
+        case written
+        /// The peer is gone (EPIPE, ECONNRESET, …).
+        case closed
+        /// The peer took nothing for `stallTimeout`.
+        case stalled
     }
 
     func read(into buffer: inout [UInt8]) -> ReadResult {
@@ -126,18 +172,22 @@ struct SocketIO {
         }
     }
 
-    /// Writes every byte; false when the peer is gone.
-    mutating func writeAll(_ bytes: [UInt8]) -> Bool {
+    /// Writes every byte, or says why it could not.
+    mutating func writeAll(_ bytes: [UInt8]) -> WriteResult {
+        let flags = Int32(MSG_NOSIGNAL) | (stallTimeout == nil ? 0 : Int32(MSG_DONTWAIT))
         var offset = 0
+        // When the current wait for buffer space ends; set at the first EAGAIN after progress.
+        var deadline: ContinuousClock.Instant?
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { raw -> Int in
                 guard let base = raw.baseAddress else { return 0 }
                 let start = base + offset
                 let remaining = raw.count - offset
-                return isSocket ? send(fd, start, remaining, Int32(MSG_NOSIGNAL)) : write(fd, start, remaining)
+                return isSocket ? send(fd, start, remaining, flags) : write(fd, start, remaining)
             }
             if n >= 0 {
                 offset += n
+                deadline = nil
                 continue
             }
             switch errno {
@@ -147,13 +197,39 @@ struct SocketIO {
                 isSocket = false
             case EAGAIN, EWOULDBLOCK:
                 var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&pfd, 1, -1)
+                guard let stallTimeout else {
+                    _ = poll(&pfd, 1, -1)
+                    continue
+                }
+                let end = deadline ?? ContinuousClock.now + stallTimeout
+                deadline = end
+                if ContinuousClock.now >= end { return .stalled }
+                _ = poll(&pfd, 1, pollTimeout(until: end))
             default:
-                return false
+                return .closed
             }
         }
-        return true
+        return .written
     }
+}
+
+/// Milliseconds from now to `deadline` for `poll(2)`, rounded up (so the wake-up is not early), at least 0.
+func pollTimeout(until deadline: ContinuousClock.Instant) -> Int32 {
+    let left = ContinuousClock.now.duration(to: deadline)
+    guard left > .zero else { return 0 }
+    let (seconds, attoseconds) = left.components
+    let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+    return Int32(clamping: milliseconds)
+}
+
+/// `10 s`, `0.3 s`: a stall timeout as a person writes it.
+func describe(_ duration: Duration) -> String {
+    let (seconds, attoseconds) = duration.components
+    let milliseconds = attoseconds / 1_000_000_000_000_000
+    guard milliseconds != 0 else { return "\(seconds) s" }
+    var fraction = String(milliseconds + 1000).dropFirst()  // three digits, leading zeros kept
+    while fraction.last == "0" { fraction = fraction.dropLast() }
+    return "\(seconds).\(fraction) s"
 }
 
 func errnoDescription(_ code: Int32) -> String {

@@ -59,6 +59,10 @@ public final class GDBServer {
     /// The TCP port actually bound: the one asked for, or the kernel's pick for port 0.
     public private(set) var boundPort: UInt16?
 
+    /// Each session's `stallTimeout`: how long a gdb may leave a reply unread or a packet half sent before its
+    /// connection is dropped, so the guest runs on and the next gdb can attach.
+    public var stallTimeout = Session.defaultStallTimeout
+
     public init(listen address: ListenAddress) {
         self.address = address
     }
@@ -111,6 +115,7 @@ public final class GDBServer {
             }
             onConnect(peerDescription(fd))
             let session = Session(target: target, maxPacketSize: maxPacketSize)
+            session.stallTimeout = stallTimeout
             let end = session.serve(fd: fd, refusingConnectionsOn: listener)
             Glibc.close(fd)
             if end != SessionEnd.detached { return end }

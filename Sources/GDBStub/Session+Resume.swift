@@ -121,8 +121,13 @@ extension Session {
         // what is already owed to gdb — the `+` for this packet above all — goes out first, or in ack mode gdb
         // would wait for it, time out and send the packet again.
         if let writeEarly, !output.isEmpty {
-            writeEarly(output)
+            let delivered = writeEarly(output)
             output.removeAll(keepingCapacity: true)
+            guard delivered else {
+                // Nobody to report a stop to: leave the guest as it is for the loop's clean-up.
+                earlyWriteFailed = true
+                return .none
+            }
         }
         let result: ResumeResult
         do {

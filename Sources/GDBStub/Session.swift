@@ -64,8 +64,17 @@ public final class Session {
     var reply: [UInt8] = []
     /// What `receive`/`stopped` return; reused likewise.
     var output: [UInt8] = []
-    /// Set while `serve` runs: writes bytes to gdb at once (see `resume`). nil for the sans-I/O use.
-    var writeEarly: (([UInt8]) -> Void)?
+    /// Set while `serve` runs: writes bytes to gdb at once (see `resume`); false when they could not all go (gdb
+    /// vanished or stalled). nil for the sans-I/O use.
+    var writeEarly: (([UInt8]) -> Bool)?
+    /// An early write failed: the resume it preceded was not made, and no further packet is handled; the
+    /// connection loop then ends the session as for a vanished gdb.
+    var earlyWriteFailed = false
+
+    /// How long `serve` lets gdb leave a reply unread or a packet half sent before it drops the connection, as
+    /// if gdb had vanished (`D`'s clean-up: breakpoints removed, the guest runs on, the next gdb can attach). An
+    /// idle gdb between packets is never dropped.
+    public var stallTimeout = Session.defaultStallTimeout
 
     struct InsertedBreakpoint: Hashable {
         let kind: BreakpointKind
@@ -95,7 +104,7 @@ public final class Session {
         output.removeAll(keepingCapacity: true)
         let incoming = channel.receive(bytes, output: &output)
         for item in incoming {
-            guard end == nil else { break }
+            guard end == nil, !earlyWriteFailed else { break }
             attachIfNeeded()
             switch item {
             case .interrupt:

@@ -56,6 +56,13 @@ public struct RSPChannel: Sendable {
         payload.reserveCapacity(maxPacketSize)
     }
 
+    /// True between a packet's `$` and its last checksum digit: gdb owes more bytes. A connection loop uses it to
+    /// tell a client that stalled mid-packet from one idle at its prompt (which may stay idle for hours).
+    public var isMidPacket: Bool {
+        if case .betweenPackets = state { return false }
+        return true
+    }
+
     /// Feeds a chunk of bytes from gdb; a packet may be split at any byte and a chunk may hold several packets.
     ///
     /// - Parameter output: Gets whatever must be written back at once: `+` for a good packet, `-` for a bad or

@@ -47,6 +47,9 @@ let runUsage = """
                           the stub gives full control of the guest.
       --gdb PATH          listen on a Unix socket (created with mode 0600)
       --wait              stop before the first instruction until gdb attaches (QEMU's -S); needs --gdb
+      --stall-timeout S   drop a gdb that reads none of a reply, or sends part of a packet and then nothing, for
+                          S seconds (default 10; 0.5 or 600 work too) as if it had detached: the guest runs on
+                          and the next gdb can attach. A gdb idle at its prompt is never dropped
       --memory SIZE       guest RAM, e.g. 128M (default), 1G, 65536K
       --serial PATH       write the serial port (0x3f8) to PATH instead of stdout
       --cpus N            vCPUs (default 1). vCPU 0 starts at the ELF entry; the others at the symbol
@@ -142,6 +145,7 @@ func runCommand(_ args: [String]) -> Never {
     var initrdPath: String?
     var commandLine: String?
     var memoryGiven = false
+    var stallTimeout = Session.defaultStallTimeout
     var i = 0
     func value(_ flag: String) -> String {
         i += 1
@@ -156,6 +160,12 @@ func runCommand(_ args: [String]) -> Never {
             exit(0)
         case "--gdb": gdb = value(a)
         case "--wait": wait = true
+        case "--stall-timeout":
+            let v = value(a)
+            guard let seconds = Double(v), seconds >= 0.001, seconds <= 86400 else {
+                fail("--stall-timeout \(v): want a number of seconds from 0.001 to 86400, like 10 or 0.5")
+            }
+            stallTimeout = .milliseconds(Int((seconds * 1000).rounded()))
         case "--memory":
             let v = value(a)
             guard let size = parseSize(v), size >= 1 << 20 else { fail("--memory \(v): want a size of at least 1M, like 128M or 1G") }
@@ -227,6 +237,7 @@ func runCommand(_ args: [String]) -> Never {
     var server: GDBServer?
     if let listen {
         let s = GDBServer(listen: listen)
+        s.stallTimeout = stallTimeout
         do { try s.bind() } catch { fail("\(error)") }
         server = s
     }

@@ -63,6 +63,10 @@ import Testing
     @Test func badOptions() throws {
         expectOneLineFailure(try run(kvmstubPath, ["run", "x.elf", "--memory", "lots"]), containing: "--memory lots")
         expectOneLineFailure(try run(kvmstubPath, ["run", "x.elf", "--wait"]), containing: "--wait needs --gdb")
+        for bad in ["soon", "0", "-1", "nan", "1e9"] {
+            expectOneLineFailure(
+                try run(kvmstubPath, ["run", "x.elf", "--stall-timeout", bad]), containing: "--stall-timeout \(bad)")
+        }
         expectOneLineFailure(try run(kvmstubPath, ["frobnicate"]), containing: "unknown command frobnicate")
         expectOneLineFailure(try run(kvmstubPath, ["regs", "--arch", "vax"]), containing: "unknown architecture vax")
     }

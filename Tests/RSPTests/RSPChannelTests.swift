@@ -30,6 +30,23 @@ struct RSPChannelTests {
         #expect(output == ascii("+"))
     }
 
+    /// What a connection loop needs to tell gdb stalled mid-packet from gdb idle at its prompt: every byte from `$`
+    /// to the second checksum digit is "mid-packet"; acks, Ctrl-C and noise between packets are not.
+    @Test func midPacketFromTheDollarToTheLastChecksumDigit() {
+        var channel = RSPChannel()
+        var output: [UInt8] = []
+        #expect(!channel.isMidPacket)
+        _ = channel.receive(ascii("+\u{03}"), output: &output)
+        #expect(!channel.isMidPacket)
+        for (i, byte) in ascii("$m1000,4#8e").enumerated() {
+            _ = channel.receive([byte], output: &output)
+            #expect(channel.isMidPacket == (i < 10), "after byte \(i)")
+        }
+        // A bad checksum digit ends the frame too.
+        _ = channel.receive(ascii("$g#x"), output: &output)
+        #expect(!channel.isMidPacket)
+    }
+
     @Test func defaultMaxPacketSize() {
         #expect(RSPChannel().maxPacketSize == 16384)
         #expect(RSPChannel(maxPacketSize: 512).maxPacketSize == 512)
