@@ -69,7 +69,7 @@ for dir in "$here"/*/; do
     build "$name" "$dir"
 done
 
-for mode in 0 1 2 3; do
+for mode in 0 1 2 3 4; do
     build "faults-mode$mode" "$here/faults" "-DFAULTS_MODE=$mode"
 done
 

@@ -2,7 +2,7 @@
 # exit: 0
 # serial: done
 # expect: Program received signal SIGILL
-# expect: KVM_RUN on vCPU 0: Invalid argument
+# expect: kvmstub: KVM_RUN refused the register state (Invalid argument) at rip 0x100000
 # A vCPU state the kernel refuses to run (long mode with CR4.PAE cleared, written by gdb): KVM_RUN fails with
 # EINVAL before any VM entry, so it is a stop gdb understands (SIGILL), with one line on kvmstub's stderr.
 # Registers and memory read afterwards; putting CR4 back lets the guest run to its end. (KVM checks the state

@@ -391,8 +391,11 @@ public final class Machine: DebugTarget, @unchecked Sendable {
                 return outcome
             }
         } catch {
-            ctx.registers.invalidateAll()  // the kernel may have refused what was flushed: re-read it
-            return .stop(.fault(signal: 4, description: "\(error)"))
+            // The rip this run was to start from, as the register file has it (gdb's writes included), taken
+            // before the cache is dropped: the kernel may have refused what was flushed.
+            let rip = GuestFault.RIP { try ripOf(ctx) }
+            ctx.registers.invalidateAll()
+            return .stop(.fault(signal: 4, description: GuestFault.failed(error, rip: rip)))
         }
     }
 
@@ -488,30 +491,29 @@ public final class Machine: DebugTarget, @unchecked Sendable {
                 if ckvm_run_mmio_is_write(run) == 0 { memset(ckvm_run_mmio_data(run), 0xff, 8) }
                 return nil
             }
-            let address = ckvm_run_mmio_phys_addr(run)
-            let write = ckvm_run_mmio_is_write(run) != 0
-            return .fault(
-                signal: 10,
-                description: "\(write ? "write to" : "read from") guest-physical 0x\(hex(address)), which no memory slot covers, at rip 0x\(hex(try ripOf(ctx)))")
+            let fault = GuestFault.unbackedAccess(
+                write: ckvm_run_mmio_is_write(run) != 0, address: ckvm_run_mmio_phys_addr(run), rip: rip(ctx))
+            return .fault(signal: 10, description: fault.description)
         case CKVM_EXIT_SHUTDOWN:
             ctx.lastExit = "SHUTDOWN"
-            return .fault(signal: 11, description: "triple fault (KVM_EXIT_SHUTDOWN) at rip 0x\(hex(try ripOf(ctx)))")
+            return .fault(signal: 11, description: GuestFault.tripleFault(rip: rip(ctx)).description)
         case CKVM_EXIT_FAIL_ENTRY:
             ctx.lastExit = "FAIL_ENTRY"
-            return .fault(signal: 4, description: "VM entry failed, hardware reason 0x\(hex(ckvm_run_fail_entry_reason(run)))")
+            let fault = GuestFault.failedEntry(hardwareReason: ckvm_run_fail_entry_reason(run), rip: rip(ctx))
+            return .fault(signal: 4, description: fault.description)
         case CKVM_EXIT_INTERNAL_ERROR:
             ctx.lastExit = "INTERNAL_ERROR"
             let sub = ckvm_run_internal_suberror(run)
-            let what = sub == 1 ? "instruction emulation failed" : "suberror \(sub)"
-            return .fault(signal: 4, description: "KVM internal error: \(what) at rip 0x\(hex(try ripOf(ctx)))")
+            return .fault(signal: 4, description: GuestFault.internalError(suberror: sub, rip: rip(ctx)).description)
         case CKVM_EXIT_SET_TPR:
             return nil  // the guest lowered CR8 with no in-kernel APIC: nothing to do but run on
         case CKVM_EXIT_SYSTEM_EVENT:
             ctx.lastExit = "SYSTEM_EVENT"
-            return .fault(signal: 11, description: "system event \(ckvm_run_system_event_type(run)) (shutdown or reset)")
+            let fault = GuestFault.systemEvent(type: ckvm_run_system_event_type(run), rip: rip(ctx))
+            return .fault(signal: 11, description: fault.description)
         default:
             ctx.lastExit = "exit \(reason)"
-            return .fault(signal: 4, description: "unhandled KVM exit reason \(reason)")
+            return .fault(signal: 4, description: GuestFault.unhandledExit(reason: reason, rip: rip(ctx)).description)
         }
     }
 
@@ -590,6 +592,9 @@ public final class Machine: DebugTarget, @unchecked Sendable {
     }
 
     func hex(_ v: UInt64) -> String { String(v, radix: 16) }
+
+    /// The rip for a fault line: read through the register file, or why it could not be.
+    private func rip(_ ctx: VCPUContext) -> GuestFault.RIP { GuestFault.RIP { try ripOf(ctx) } }
 }
 
 /// What the host CPU says about the XSAVE layout the kernel's KVM_GET_XSAVE uses (standard format:

@@ -32,8 +32,13 @@ struct GuestFaultTests {
             ripFrom: "trigger_triple_fault", ripTo: "write_outside_ram", ripOffsetFrom: 0, ripOffsetTo: 0),
         // A store to 0xF0000000, outside RAM: KVM reports the MMIO exit with the store completed, rip past it.
         Fault(
-            mode: 2, line: "write to guest-physical 0xf0000000, which no memory slot covers, at rip 0x",
-            signal: "SIGBUS", ripFrom: "write_outside_ram", ripTo: "main", ripOffsetFrom: 1, ripOffsetTo: 1),
+            mode: 2,
+            line: "write to guest-physical 0xf0000000, which no memory slot covers, by the instruction just before rip 0x",
+            signal: "SIGBUS", ripFrom: "write_outside_ram", ripTo: "read_outside_ram", ripOffsetFrom: 1, ripOffsetTo: 1),
+        // A load from 0xF0000000: KVM finishes it only on the next KVM_RUN, with the data, so rip is the load itself.
+        Fault(
+            mode: 4, line: "read from guest-physical 0xf0000000, which no memory slot covers, at rip 0x",
+            signal: "SIGBUS", ripFrom: "read_outside_ram", ripTo: "read_outside_ram", ripOffsetFrom: 0, ripOffsetTo: 0),
     ]
 
     init() throws {

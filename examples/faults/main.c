@@ -4,7 +4,7 @@
  *   kvmstub run examples/build/faults.elf --wait --gdb 127.0.0.1:1234
  *   (gdb) set var mode = 1
  *   (gdb) continue
- * build.sh also builds faults-mode<N>.elf with `mode` preset to N (N = 0..3),
+ * build.sh also builds faults-mode<N>.elf with `mode` preset to N (N = 0..4),
  * for tests that don't want to drive gdb. The guest first prints
  * "faults: mode=<N>\n", then:
  *
@@ -19,6 +19,11 @@
  *      (KVM_EXIT_MMIO, len 4). If the VMM ignores it and resumes, the guest
  *      prints "mmio write ignored\n" and exits with status 2.
  *   3  exits normally with status 42 (via main's return value).
+ *   4  reads 4 bytes from physical 0xF0000000: KVM_EXIT_MMIO, a read. KVM
+ *      finishes the instruction only when the VMM resumes the vCPU with the
+ *      data, so the rip at the exit is the load itself (for the store of mode
+ *      2 it is already past it). Resumed, the guest prints
+ *      "mmio read ignored\n" and exits with status 4.
  *   other: prints "unknown mode\n" and exits with status 1.
  */
 #include "guest.h"
@@ -54,6 +59,11 @@ GDB_VISIBLE void write_outside_ram(void)
     *(volatile unsigned int *)MMIO_ADDRESS = 0xdeadbeef;
 }
 
+GDB_VISIBLE unsigned int read_outside_ram(void)
+{
+    return *(volatile unsigned int *)MMIO_ADDRESS;
+}
+
 int main(void)
 {
     int m = mode;
@@ -72,6 +82,10 @@ int main(void)
         return 2;
     case 3:
         return 42;
+    case 4:
+        read_outside_ram();
+        serial_puts("mmio read ignored\n");
+        return 4;
     default:
         serial_puts("unknown mode\n");
         return 1;
