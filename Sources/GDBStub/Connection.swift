@@ -25,7 +25,8 @@ extension Session {
             case .closed: return false
             case .stalled:
                 diagnostics(
-                    "kvmstub: gdb took no reply bytes for \(describe(stallTimeout)); dropping the connection as if it had detached")
+                    "kvmstub: gdb took no reply bytes for \(describe(stallTimeout)); dropping the connection as if it had detached"
+                )
                 return false
             }
         }
@@ -53,7 +54,8 @@ extension Session {
             }
             if let deadline = partialPacketDeadline, fds[0].revents == 0, ContinuousClock.now >= deadline {
                 diagnostics(
-                    "kvmstub: gdb sent part of a packet, then nothing for \(describe(stallTimeout)); dropping the connection as if it had detached")
+                    "kvmstub: gdb sent part of a packet, then nothing for \(describe(stallTimeout)); dropping the connection as if it had detached"
+                )
                 loseConnection()
                 break
             }

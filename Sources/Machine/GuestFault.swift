@@ -38,8 +38,10 @@ package enum GuestFault: CustomStringConvertible, Equatable {
         case .unbackedAccess(let write, let address, let rip):
             // KVM finishes a store before it exits (the data travels in kvm_run), so rip is past it; a load
             // waits for the data and is finished on the next KVM_RUN, so rip is the load.
-            let what = "\(write ? "write to" : "read from") guest-physical 0x\(hex(address)), which no memory slot covers"
-            return write ? "\(what), by the instruction just before \(Self.at(rip, bare: true))" : "\(what), \(Self.at(rip))"
+            let what =
+                "\(write ? "write to" : "read from") guest-physical 0x\(hex(address)), which no memory slot covers"
+            return write
+                ? "\(what), by the instruction just before \(Self.at(rip, bare: true))" : "\(what), \(Self.at(rip))"
         case .tripleFault(let rip):
             return "triple fault (KVM_EXIT_SHUTDOWN) \(Self.at(rip))"
         case .failedEntry(let reason, let rip):

@@ -82,7 +82,10 @@ struct ConnectionStallTests {
         }
         #expect(ContinuousClock.now - started > Self.stall)
         let complete = received == expected
-        #expect(complete, "got \(received.utf8.count) of \(expected.utf8.count) bytes, the first \(received.commonPrefix(with: expected).count) right")
+        #expect(
+            complete,
+            "got \(received.utf8.count) of \(expected.utf8.count) bytes, the first \(received.commonPrefix(with: expected).count) right"
+        )
         #expect(s.gdb.exchange("D", expecting: "+$OK#9a") == "+$OK#9a")
         #expect(s.server.join())
         #expect(s.diagnostics.isEmpty, "\(s.diagnostics)")

@@ -68,6 +68,7 @@ struct GuestFaultDescriptionTests {
                 == "KVM_RUN refused the register state (Invalid argument) at rip 0x100000")
         let flush = KVMError(operation: "KVM_SET_SREGS", vcpu: 1, errno: EINVAL)
         #expect(
-            GuestFault.failed(flush, rip: .known(0x10_0000)) == "KVM_SET_SREGS failed (Invalid argument) at rip 0x100000")
+            GuestFault.failed(flush, rip: .known(0x10_0000))
+                == "KVM_SET_SREGS failed (Invalid argument) at rip 0x100000")
     }
 }
