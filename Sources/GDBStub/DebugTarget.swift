@@ -78,6 +78,22 @@ public enum TargetError: Error, Sendable, Equatable {
     }
 }
 
+/// One region of gdb's memory map (`qXfer:memory-map:read`, gdb's "Memory Map Format"): addresses gdb uses, which
+/// are guest-virtual. gdb refuses, without a packet, any access outside the regions a map lists.
+public struct MemoryRegion: Sendable, Equatable {
+    public enum Kind: String, Sendable { case ram, rom }
+    public let start: UInt64
+    /// Bytes; a region may end exactly at 2^64 (start + length wraps to 0, which gdb reads as the top).
+    public let length: UInt64
+    public let kind: Kind
+
+    public init(start: UInt64, length: UInt64, kind: Kind = .ram) {
+        self.start = start
+        self.length = length
+        self.kind = kind
+    }
+}
+
 /// What the protocol session needs from a machine. The `Machine` module implements it over KVM; the tests
 /// implement it in memory. All calls come from the session's thread while the target is stopped, except
 /// `interrupt()`, which the session calls while it runs.
@@ -126,6 +142,14 @@ public protocol DebugTarget: AnyObject {
     /// `qThreadExtraInfo`: what `info threads` shows beside a thread.
     func threadExtraInfo(_ thread: Int) -> String?
 
+    /// gdb's memory map, fixed for the target's life; empty when the target cannot say which addresses are
+    /// memory (gdb then tries every access). `qSupported` offers `qXfer:memory-map:read+` only with a map.
+    var memoryMap: [MemoryRegion] { get }
+    /// Where the symbol file's first loadable segment (a kernel's text) is now, once the target knows it:
+    /// `qOffsets` answers `TextSeg=ADDR` and gdb moves every section with it (a kernel's KASLR slide). nil: not
+    /// known (yet), the empty reply.
+    func textSegmentAddress() -> UInt64?
+
     /// The connection to gdb while a session serves it (nil when it ends). A target that runs a `resume` to
     /// its stop on the caller's thread must end that run when input arrives on this descriptor (a Ctrl-C, or
     /// gdb going away); it only looks, never reads.
@@ -134,4 +158,6 @@ public protocol DebugTarget: AnyObject {
 
 extension DebugTarget {
     public func watchForInterrupts(on fd: Int32?) {}
+    public var memoryMap: [MemoryRegion] { [] }
+    public func textSegmentAddress() -> UInt64? { nil }
 }

@@ -13,6 +13,8 @@ extension Session {
             return .reply
         }
         if let rest = packet.dropping(Name.featuresRead) { return try readFeatures(rest) }
+        if let rest = packet.dropping(Name.memoryMapRead) { return try readMemoryMap(rest) }
+        if packet.equals(Name.qOffsets) { return offsets() }
         if packet.equals(Name.qC) {
             appendASCII("QC")
             appendHex(UInt64(truncatingIfNeeded: generalThread), to: &reply)
@@ -44,7 +46,7 @@ extension Session {
             return .reply
         }
         if let rest = packet.dropping(Name.qRcmd) { return try monitorCommand(rest) }
-        // qOffsets, qSymbol, qTStatus, and anything new: the empty reply, which gdb reads as "not supported".
+        // qSymbol, qTStatus, and anything new: the empty reply, which gdb reads as "not supported".
         return .reply
     }
 
@@ -81,7 +83,41 @@ extension Session {
         appendASCII(";qXfer:features:read+;QStartNoAckMode+;vContSupported+")
         if kinds.contains(.software) { appendASCII(";swbreak+") }
         if kinds.contains(.hardware) { appendASCII(";hwbreak+") }
+        if memoryMapDocument != nil { appendASCII(";qXfer:memory-map:read+") }
         return .reply
+    }
+
+    /// `qOffsets`: `TextSeg=ADDR` once the target knows where its text segment is. Not `Text=…;Data=…;Bss=…`:
+    /// gdb moves only the .text, .data and .bss sections by those, and a kernel's start_kernel (.init.text) or
+    /// .rodata would keep their link-time addresses; with TextSeg it moves every segment by the same amount.
+    private func offsets() -> Outcome {
+        guard let address = target.textSegmentAddress() else { return .reply }
+        appendASCII("TextSeg=")
+        appendHex(address, to: &reply)
+        return .reply
+    }
+
+    /// gdb's memory-map document for `regions`, or nil for none (gdb's "Memory Map Format").
+    static func memoryMapXML(_ regions: [MemoryRegion]) -> String? {
+        guard !regions.isEmpty else { return nil }
+        var xml = """
+            <?xml version="1.0"?>
+            <!DOCTYPE memory-map PUBLIC "+//IDN gnu.org//DTD GDB Memory Map V1.0//EN" "http://sourceware.org/gdb/gdb-memory-map.dtd">
+            <memory-map>
+
+            """
+        for r in regions.sorted(by: { $0.start < $1.start }) {
+            xml += "  <memory type=\"\(r.kind.rawValue)\" start=\"0x\(String(r.start, radix: 16))\" length=\"0x\(String(r.length, radix: 16))\"/>\n"
+        }
+        return xml + "</memory-map>\n"
+    }
+
+    /// `qXfer:memory-map:read::OFFSET,LENGTH` (no annex).
+    private func readMemoryMap(_ rest: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
+        guard let document = memoryMapDocument else { throw .unsupported }
+        guard rest.first == UInt8(ascii: ":") else { throw .code(0) }  // an annex: there is none to read
+        let (offset, length) = try addressAndLength(rest.dropFirst())
+        return chunk(of: document, offset: offset, length: length)
     }
 
     /// `qXfer:features:read:ANNEX:OFFSET,LENGTH`: a chunk of a target description, `m` if more follows, `l` if it
@@ -92,6 +128,11 @@ extension Session {
         guard let annex = String(validating: rest[rest.startIndex..<colon], as: UTF8.self),
             let document = targetDescription[annex]
         else { throw .code(0) }
+        return chunk(of: document, offset: offsetField, length: lengthField)
+    }
+
+    /// A qXfer reply: `m` and the bytes from `offsetField` that fit, or `l` and the last of them.
+    private func chunk(of document: [UInt8], offset offsetField: UInt64, length lengthField: UInt64) -> Outcome {
         guard let offset = Int(exactly: offsetField), offset < document.count else {
             reply.append(UInt8(ascii: "l"))
             return .reply
@@ -165,6 +206,8 @@ private enum Name {
     static let qSupportedColon = [UInt8](ascii: "qSupported:")
     static let startNoAckMode = [UInt8](ascii: "QStartNoAckMode")
     static let featuresRead = [UInt8](ascii: "qXfer:features:read:")
+    static let memoryMapRead = [UInt8](ascii: "qXfer:memory-map:read:")
+    static let qOffsets = [UInt8](ascii: "qOffsets")
     static let qC = [UInt8](ascii: "qC")
     static let qfThreadInfo = [UInt8](ascii: "qfThreadInfo")
     static let qsThreadInfo = [UInt8](ascii: "qsThreadInfo")

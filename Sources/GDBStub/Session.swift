@@ -59,6 +59,8 @@ public final class Session {
 
     /// Annex name → document, built once: gdb reads target.xml in many small chunks.
     let targetDescription: [String: [UInt8]]
+    /// The memory-map XML, built once from `target.memoryMap`; nil when the target gives no map.
+    let memoryMapDocument: [UInt8]?
 
     /// The reply being built; reused from packet to packet so a `g` or `m` allocates nothing here.
     var reply: [UInt8] = []
@@ -94,6 +96,7 @@ public final class Session {
                 maxPacketSize, 256, 2 * target.registerTable.gPacketByteCount + 1, 2 * largestRegister + 32))
         self.generalThread = target.threadIDs.first ?? 1
         self.targetDescription = target.registerTable.targetDescription().mapValues { Array($0.utf8) }
+        self.memoryMapDocument = Self.memoryMapXML(target.memoryMap).map { Array($0.utf8) }
         reply.reserveCapacity(self.channel.maxPacketSize)
     }
 

@@ -83,6 +83,43 @@ struct RealGDBTests {
         #expect(target.killCount == 0)
     }
 
+    /// `qOffsets` → `TextSeg=`: gdb moves every section of its symbol file, .rodata too (which `Text=;Data=;Bss=`
+    /// would leave behind), by where the target says the text segment is. hello.elf's is linked at 0x100000.
+    @Test(.enabled(if: gdbPath != nil)) func textSegmentMovesEverySection() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let elf = root.appendingPathComponent("examples/build/hello.elf").path
+        if !FileManager.default.fileExists(atPath: elf) {
+            let build = Process()
+            build.executableURL = URL(fileURLWithPath: "/bin/bash")
+            build.arguments = [root.appendingPathComponent("examples/build.sh").path]
+            try build.run()
+            build.waitUntilExit()
+        }
+        try #require(FileManager.default.fileExists(atPath: elf), "examples/build.sh did not build \(elf)")
+        let server = GDBServer(listen: .tcp(host: "127.0.0.1", port: 0))
+        try server.bind()
+        let port = try #require(server.boundPort)
+        let target = SimulatedTarget()
+        target.asynchronous = true
+        target.textSegment = 0x500000
+        let shared = Unchecked((server: server, target: target, end: SessionEnd?.none))
+        let background = Background {
+            shared.value.end = try? shared.value.server.serve(target: shared.value.target)
+        }
+        let text = try runGDB([
+            "-ex", "file \(elf)", "-ex", "target remote 127.0.0.1:\(port)", "-ex", "p &main", "-ex", "p &counter",
+            "-ex", "maint info sections .rodata", "-ex", "detach",
+        ])
+        #expect(text.contains("0x5002fd <main>"), "\(text)")
+        #expect(text.contains("0x501030 <counter>"), "\(text)")
+        #expect(text.contains("0x00500430->0x005004ad"), "\(text)")
+        let last = try #require(connectTCP(port: port))
+        last.write(framed("k"))
+        _ = last.read(1)
+        #expect(background.join())
+        last.close()
+    }
+
     private func runGDB(_ commands: [String]) throws -> String {
         let gdb = Process()
         gdb.executableURL = URL(fileURLWithPath: try #require(Self.gdbPath))

@@ -34,12 +34,12 @@ struct SessionQueriesTests {
     }
 
     /// Reads an annex the way gdb does, `length` bytes at a time, checking each chunk's framing and escaping.
-    private func readAnnex(_ gdb: Transcript, _ annex: String, length: Int) throws -> [UInt8] {
+    private func readAnnex(_ gdb: Transcript, _ annex: String, length: Int, object: String = "features") throws -> [UInt8] {
         var document: [UInt8] = []
         while true {
             let reply = Array(
                 gdb.send(
-                    "qXfer:features:read:\(annex):\(String(document.count, radix: 16)),\(String(length, radix: 16))"
+                    "qXfer:\(object):read:\(annex):\(String(document.count, radix: 16)),\(String(length, radix: 16))"
                 ).utf8)
             #expect(reply.first == UInt8(ascii: "+"))
             let packet = Array(reply.dropFirst())
@@ -142,5 +142,44 @@ struct SessionQueriesTests {
         let third = Array(text.utf8.dropFirst(2 * chunk))
         let o: (ArraySlice<UInt8>) -> String = { framed("O" + hexText(String(decoding: $0, as: UTF8.self))) }
         #expect(reply == "+" + o(first[...]) + o(second[...]) + o(third[...]) + framed("OK"))
+    }
+
+    /// A memory map is offered only when the target has one, reads in chunks like target.xml, and lists the
+    /// regions in address order, one ending at 2^64.
+    @Test func memoryMapFollowsTheTarget() throws {
+        let none = Transcript()
+        #expect(try #require(none.payload(of: none.send("qSupported:swbreak+"))).contains("memory-map") == false)
+        #expect(none.send("qXfer:memory-map:read::0,fff") == ackedReply(""))
+
+        let target = SimulatedTarget()
+        target.memoryMap = [
+            MemoryRegion(start: 0xffff_8000_0000_0000, length: 0x8000_0000_0000),
+            MemoryRegion(start: 0, length: 0x800_0000),
+            MemoryRegion(start: 0xfffc_0000, length: 0x4_0000, kind: .rom),
+        ]
+        let gdb = Transcript(target: target)
+        #expect(try #require(gdb.payload(of: gdb.send("qSupported:swbreak+"))).contains(";qXfer:memory-map:read+"))
+        let xml = String(decoding: try readAnnex(gdb, "", length: 0x30, object: "memory-map"), as: UTF8.self)
+        #expect(xml.hasPrefix("<?xml version=\"1.0\"?>\n<!DOCTYPE memory-map PUBLIC \"+//IDN gnu.org//DTD GDB Memory Map V1.0//EN\""))
+        let lines = xml.split(separator: "\n").filter { $0.contains("<memory ") }
+        #expect(
+            lines == [
+                "  <memory type=\"ram\" start=\"0x0\" length=\"0x8000000\"/>",
+                "  <memory type=\"rom\" start=\"0xfffc0000\" length=\"0x40000\"/>",
+                "  <memory type=\"ram\" start=\"0xffff800000000000\" length=\"0x800000000000\"/>",
+            ])
+        #expect(xml.hasSuffix("</memory-map>\n"))
+        #expect(gdb.send("qXfer:memory-map:read:foo:0,10") == ackedReply("E00"), "there is no annex")
+        #expect(gdb.send("qXfer:memory-map:read::zz,10") == ackedReply("E22"))
+        #expect(gdb.send("qXfer:memory-map:read::ffff,10") == ackedReply("l"))
+    }
+
+    /// `qOffsets`: the empty reply until the target knows where its text segment is, then `TextSeg=`.
+    @Test func offsetsFollowTheTarget() {
+        let target = SimulatedTarget()
+        let gdb = Transcript(target: target)
+        #expect(gdb.send("qOffsets") == ackedReply(""))
+        target.textSegment = 0xffff_ffff_9c00_0000
+        #expect(gdb.send("qOffsets") == ackedReply("TextSeg=ffffffff9c000000"))
     }
 }

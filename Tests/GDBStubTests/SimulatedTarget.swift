@@ -47,6 +47,11 @@ final class SimulatedTarget: DebugTarget, @unchecked Sendable {
     var attachStop = StopEvent(thread: 1, reason: .interrupted)
     var monitorCommands: [String] = []
     var monitorOutput = ""
+    /// What the target offers as gdb's memory map (read by the Session when it is built).
+    var memoryMap: [MemoryRegion] = []
+    /// Where the text segment is, for `qOffsets`; nil: not known.
+    var textSegment: UInt64?
+    func textSegmentAddress() -> UInt64? { textSegment }
 
     init(registerTable: RegisterTable = .x86_64) {
         self.registerTable = registerTable
