@@ -26,6 +26,8 @@ public struct MachineConfiguration: Sendable {
     /// `run --kernel`: in-kernel PIC/IOAPIC/LAPIC and PIT, a 16550A with IRQ 4, unbacked MMIO reading all ones
     /// (LinuxBoot.swift). Off for the example guests, which rely on HLT exits that an in-kernel LAPIC swallows.
     public var linuxPlatform = false
+    /// Which addresses gdb's memory map lists (Machine+MemoryMap.swift).
+    public var memoryMap: GuestMemoryMap = .none
     /// `run --irqchip`: the in-kernel PIC/IOAPIC/LAPIC and PIT for an example guest that wants a timer
     /// interrupt (examples/timer). HLT then waits for an interrupt inside KVM instead of exiting, so the
     /// hw-then-hlt strategy has only its four debug registers; the guest still ends through port 0xf4.

@@ -56,6 +56,8 @@ let runUsage = """
                           `ap_start`, with rdi = their index and a 64 KiB stack each below vCPU 0's
       --sw-breakpoints S  how Z0 is served: auto (probe the host, default), int3, hw-then-hlt
       --no-sync-regs      fetch registers with ioctls even where kvm_run can carry them (KVM_CAP_SYNC_REGS)
+      --no-memory-map     give gdb no memory map (qXfer:memory-map:read), for an ELF guest that maps memory
+                          outside its identity-mapped RAM: with the map gdb refuses any address beyond RAM
       --irqchip           add the in-kernel PIC/IOAPIC/LAPIC and 8254 PIT (KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2),
                           for a guest with timer interrupts (examples/timer). HLT then waits inside KVM for an
                           interrupt, so on hosts that ignore USE_SW_BP only four `break`s fit (debug registers)
@@ -145,6 +147,7 @@ func runCommand(_ args: [String]) -> Never {
     var initrdPath: String?
     var commandLine: String?
     var memoryGiven = false
+    var memoryMap = true
     var stallTimeout = Session.defaultStallTimeout
     var i = 0
     func value(_ flag: String) -> String {
@@ -176,6 +179,7 @@ func runCommand(_ args: [String]) -> Never {
         case "--cmdline": commandLine = value(a)
         case "--serial": serialPath = value(a)
         case "--no-sync-regs": config.useSyncRegs = false
+        case "--no-memory-map": memoryMap = false
         case "--irqchip": config.inKernelIRQChip = true
         case "--real-mode": realMode = true
         case "--gdb-arch":
@@ -209,6 +213,9 @@ func runCommand(_ args: [String]) -> Never {
         config.linuxPlatform = true
         if !memoryGiven { config.memorySize = 512 << 20 }
     }
+    // gdb's memory map covers the addresses it uses, guest-virtual ones (Machine+MemoryMap.swift): the RAM for
+    // the identity-mapped ELF guests, the canonical halves for a kernel, none for real-mode code that pages.
+    config.memoryMap = !memoryMap || realMode ? .none : kernelPath != nil ? .linuxKernelForThisHost : .guestRAM
     guard let image = image ?? kernelPath else { fail("run needs an IMAGE or --kernel (see kvmstub run --help)") }
     if wait && gdb == nil { fail("--wait needs --gdb: nothing could attach to the stopped guest") }
     let listen: ListenAddress?
