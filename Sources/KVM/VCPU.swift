@@ -70,6 +70,17 @@ public final class VCPU: @unchecked Sendable {
         try ioctl("KVM_SET_MP_STATE", CKVM_SET_MP_STATE, &mp, detail: "\(state)")
     }
 
+    /// `KVM_GET_VCPU_EVENTS` / `KVM_SET_VCPU_EVENTS`: pending and injected exceptions, interrupts, NMIs.
+    public func getEvents() throws(KVMError) -> kvm_vcpu_events {
+        var events = kvm_vcpu_events()
+        try ioctl("KVM_GET_VCPU_EVENTS", CKVM_GET_VCPU_EVENTS, &events)
+        return events
+    }
+    public func setEvents(_ events: kvm_vcpu_events) throws(KVMError) {
+        var e = events
+        try ioctl("KVM_SET_VCPU_EVENTS", CKVM_SET_VCPU_EVENTS, &e)
+    }
+
     /// `KVM_SET_GUEST_DEBUG`: control = KVM_GUESTDBG_* flags, debugreg = DR0–DR3, (4, 5 unused), DR6, DR7.
     public func setGuestDebug(control: UInt32, debugRegisters: [UInt64] = []) throws(KVMError) {
         var dbg = kvm_guest_debug()

@@ -50,7 +50,10 @@ extension Machine {
             out.append(contentsOf: UnsafeRawBufferPointer(start: p, count: chunk))
             if !breakpoints.patches.isEmpty {
                 for i in 0..<chunk {
-                    if let patch = breakpoints.patch(atPhysical: pa + UInt64(i)) { out[start + i] = patch.original }
+                    // Only while the trap is still there: a guest that copied code over it shows what it wrote.
+                    if let patch = breakpoints.patch(atPhysical: pa + UInt64(i)), out[start + i] == patch.trap {
+                        out[start + i] = patch.original
+                    }
                 }
             }
             remaining -= chunk
@@ -79,7 +82,7 @@ extension Machine {
         for (pa, range) in pieces {
             for (i, b) in bytes[range].enumerated() {
                 let p = pa + UInt64(i)
-                if breakpoints.patch(atPhysical: p) != nil {
+                if let patch = breakpoints.patch(atPhysical: p), memory.read(p, count: 1)?.first == patch.trap {
                     breakpoints.updateOriginal(physical: p, to: b)  // the trap stays in memory
                 } else {
                     memory.write(p, CollectionOfOne(b))
@@ -142,7 +145,11 @@ extension Machine {
         switch kind {
         case .software:
             guard let (_, patch) = breakpoints.removeSoftware(virtual: address) else { return }
-            if let patch { memory.write(patch.physical, CollectionOfOne(patch.original)) }
+            // Put the original back only over our trap: if the guest has written there since (code it copied
+            // or generated), its bytes are the ones that count, and the saved byte is stale.
+            if let patch, memory.read(patch.physical, count: 1)?.first == patch.trap {
+                memory.write(patch.physical, CollectionOfOne(patch.original))
+            }
         case .writeWatchpoint where watchpointStrategy == .singleStep:
             _ = breakpoints.removeSteppedWatch(address: address)
         default:

@@ -96,13 +96,22 @@ extension Machine {
 
     private func breakpointReport() -> String {
         var out = "Z0 strategy: \(strategy.rawValue)"
-        out += strategy == .int3 ? " (int3 + KVM_GUESTDBG_USE_SW_BP)\n" : " (debug registers first, then HLT: this host does not intercept int3)\n"
+        switch (strategy, int3Finding) {
+        case (.int3, .emulationFailure?):
+            out += " (0xCC in memory: this host's instruction emulator stops on it, an emulation-failure exit)\n"
+        case (.int3, _): out += " (int3 + KVM_GUESTDBG_USE_SW_BP)\n"
+        case (.hardwareThenHalt, _): out += " (debug registers first, then HLT: this host does not intercept int3)\n"
+        }
         for (va, placement) in breakpoints.software.sorted(by: { $0.key < $1.key }) {
             switch placement {
             case .slot(let i): out += "  sw 0x\(hex(va)) in DR\(i)\n"
             case .memory(let pa):
                 let p = breakpoints.patch(atPhysical: pa)
-                out += "  sw 0x\(hex(va)) phys 0x\(hex(pa)) trap 0x\(hex(UInt64(p?.trap ?? 0))) saved 0x\(hex(UInt64(p?.original ?? 0)))\n"
+                out += "  sw 0x\(hex(va)) phys 0x\(hex(pa)) trap 0x\(hex(UInt64(p?.trap ?? 0))) saved 0x\(hex(UInt64(p?.original ?? 0)))"
+                if let p, let now = memory.read(pa, count: 1)?.first, now != p.trap {
+                    out += " (gone: the guest wrote 0x\(hex(UInt64(now))) over the trap)"
+                }
+                out += "\n"
             }
         }
         out += "watchpoints: \(watchpointStrategy.rawValue)"

@@ -20,6 +20,12 @@ extension Machine {
             throw LoadError(
                 "\(name): \(bytes.count) bytes at 0x7c00 do not fit below 0xa0000 (conventional memory) in guest RAM")
         }
+        // KVM's emulator runs a real-mode int3 (through the IVT): only in protected and long mode does it stop
+        // on one. Where that stop is how int3 breakpoints reach us, a real-mode guest gets hw-then-hlt instead.
+        if int3Finding == .emulationFailure {
+            strategy = .hardwareThenHalt
+            breakpoints = BreakpointTable(strategy: strategy)
+        }
         let ctx = contexts[0]
         try ctx.registers.ensure([.x86Regs, .x86Sregs])
         var s = ctx.backend.sregs  // the vCPU's reset state: real mode, cs = f000 at base ffff0000

@@ -99,7 +99,9 @@ public final class Machine: DebugTarget, @unchecked Sendable {
     public let memory: GuestMemory
     public let configuration: MachineConfiguration
     public let registerTable: RegisterTable
-    public let strategy: SoftwareBreakpointStrategy
+    public internal(set) var strategy: SoftwareBreakpointStrategy
+    /// What the start-up probe found int3 to do here (nil when --sw-breakpoints chose the strategy).
+    public let int3Finding: Int3Finding?
     public let watchpointStrategy: WatchpointStrategy
     let contexts: [VCPUContext]
     let ports: PortIO
@@ -134,7 +136,14 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         let kvm = try kvm ?? KVMSystem()
         self.kvm = kvm
         capabilities = KVMCapabilities(kvm)
-        strategy = try configuration.breakpointStrategy ?? SoftwareBreakpointProbe.run(kvm)
+        if let chosen = configuration.breakpointStrategy {
+            strategy = chosen
+            int3Finding = nil
+        } else {
+            let finding = try SoftwareBreakpointProbe.probe(kvm)
+            int3Finding = finding
+            strategy = finding.strategy
+        }
         breakpoints = BreakpointTable(strategy: strategy)
         watchpointStrategy = try configuration.watchpointStrategy ?? DataBreakpointProbe.run(kvm)
         blockIRQWhileStepping = configuration.blockIRQWhileStepping
@@ -506,6 +515,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         case CKVM_EXIT_INTERNAL_ERROR:
             ctx.lastExit = "INTERNAL_ERROR"
             let sub = ckvm_run_internal_suberror(run)
+            if sub == CKVM_INTERNAL_ERROR_EMULATION, let int3 = try int3TheEmulatorCouldNotRun(ctx) { return int3.stop }
             return .fault(signal: 4, description: GuestFault.internalError(suberror: sub, rip: rip(ctx)).description)
         case CKVM_EXIT_SET_TPR:
             return nil  // the guest lowered CR8 with no in-kernel APIC: nothing to do but run on
@@ -566,7 +576,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         return memory.read(pa, count: w.length)
     }
 
-    private func ripOf(_ ctx: VCPUContext) throws -> UInt64 {
+    func ripOf(_ ctx: VCPUContext) throws -> UInt64 {
         let bytes = try ctx.registers.read(registerTable.pcRegnum) ?? []
         return bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }  // 8 bytes, or 4 (eip) with the i8086 table
     }

@@ -1,12 +1,39 @@
 import CKVM
 import KVM
 
-/// Does this host turn a guest's int3 into KVM_EXIT_DEBUG when KVM_GUESTDBG_USE_SW_BP is set?
-/// Real KVM does. kvm_pvm accepts the flag and lets the guest take its own #BP. The probe runs one int3 in
-/// a scratch VM whose IDT sends #BP to a guard handler that writes to port 0x99: KVM_EXIT_DEBUG means the
-/// kernel intercepted it; the guard's I/O exit (or anything else) means it did not. A few milliseconds.
+/// What happens to a guest's int3 on this host, found by `SoftwareBreakpointProbe`.
+public enum Int3Finding: String, Sendable {
+    /// KVM_GUESTDBG_USE_SW_BP works: the kernel turns the #BP into KVM_EXIT_DEBUG. Real KVM.
+    case intercepted
+    /// The host runs CPL0 guest code through KVM's instruction emulator (kvm_pvm), which cannot execute INT3
+    /// outside real mode: the int3 ends KVM_RUN with KVM_EXIT_INTERNAL_ERROR (emulation failure), rip on it.
+    /// That exit reaches kvmstub as surely as KVM_EXIT_DEBUG, so int3 breakpoints work; a guest's own int3
+    /// is finished by kvmstub (Machine+Int3.swift).
+    case emulationFailure = "emulation-failure"
+    /// The guest took its own #BP: an int3 cannot be caught here.
+    case deliveredToGuest = "delivered-to-guest"
+
+    public var strategy: SoftwareBreakpointStrategy { self == .deliveredToGuest ? .hardwareThenHalt : .int3 }
+
+    public var explanation: String {
+        switch self {
+        case .intercepted: "int3: the kernel intercepts #BP (KVM_GUESTDBG_USE_SW_BP honoured)"
+        case .emulationFailure:
+            "int3: this host emulates CPL0 code and its emulator cannot run int3, so KVM_RUN stops on it (an emulation-failure exit) and kvmstub reports the breakpoint; a guest's own int3 is given back to it as #BP"
+        case .deliveredToGuest: "hw-then-hlt: the guest takes its own #BP (USE_SW_BP not honoured); Z0 uses DR0-DR3, then HLT"
+        }
+    }
+}
+
+/// What does this host do with a guest's int3 while KVM_GUESTDBG_USE_SW_BP is set? The probe runs one int3
+/// in a scratch VM whose IDT sends #BP to a guard handler that writes to port 0x99: KVM_EXIT_DEBUG means the
+/// kernel intercepted it; an emulation-failure exit on the int3 means the host's instruction emulator met
+/// it (kvm_pvm); the guard's I/O exit (or anything else) means the guest took its own #BP. A few
+/// milliseconds.
 public enum SoftwareBreakpointProbe {
-    public static func run(_ kvm: KVMSystem) throws -> SoftwareBreakpointStrategy {
+    public static func run(_ kvm: KVMSystem) throws -> SoftwareBreakpointStrategy { try probe(kvm).strategy }
+
+    public static func probe(_ kvm: KVMSystem) throws -> Int3Finding {
         let handler: UInt64 = 0x11000
         let idt: UInt64 = 0x12000
         let scratch = try ScratchVM(kvm, code: [0xCC, 0xF4]) { memory in  // int3; hlt
@@ -26,11 +53,16 @@ public enum SoftwareBreakpointProbe {
         try vcpu.setGuestDebug(control: CKVM_GUESTDBG_ENABLE | CKVM_GUESTDBG_USE_SW_BP)
         for _ in 0..<4 {
             guard try vcpu.runOnce() else { continue }
-            let reason = vcpu.exitReason
-            if reason == CKVM_EXIT_DEBUG && ckvm_run_debug_exception(vcpu.run) == 3 { return .int3 }
-            return .hardwareThenHalt
+            switch vcpu.exitReason {
+            case CKVM_EXIT_DEBUG where ckvm_run_debug_exception(vcpu.run) == 3: return .intercepted
+            case CKVM_EXIT_INTERNAL_ERROR where ckvm_run_internal_suberror(vcpu.run) == CKVM_INTERNAL_ERROR_EMULATION:
+                var regs = kvm_regs()
+                try vcpu.getRegs(&regs)
+                return regs.rip == 0x10000 ? .emulationFailure : .deliveredToGuest
+            default: return .deliveredToGuest
+            }
         }
-        return .hardwareThenHalt
+        return .deliveredToGuest
     }
 }
 

@@ -316,11 +316,7 @@ func infoCommand(_ args: [String]) -> Never {
             oneRegMSR = true
         } catch { oneRegMSR = false }
         print("MSRs through ONE_REG:    \(oneRegMSR ? "yes (Linux 6.18+ x86 ONE_REG)" : "no: KVM_GET_MSRS is used")")
-        let strategy = try SoftwareBreakpointProbe.run(kvm)
-        let note = strategy == .int3
-            ? "int3: the kernel intercepts #BP (KVM_GUESTDBG_USE_SW_BP honoured)"
-            : "hw-then-hlt: USE_SW_BP is not honoured here (the guest takes its own #BP); Z0 uses DR0-DR3, then HLT"
-        print("software breakpoints:    \(note)")
+        print("software breakpoints:    \(try SoftwareBreakpointProbe.probe(kvm).explanation)")
         let watch = try DataBreakpointProbe.run(kvm)
         let watchNote = watch == .debugRegisters
             ? "debug-registers: data breakpoints fire (DR0-DR3, RW=01/11)"

@@ -243,11 +243,50 @@ struct DebugRegisterTests {
     }
 }
 
-/// The int3 path (real KVM's) cannot run to a hit on a host that does not intercept #BP, but its
-/// bookkeeping can be checked anywhere: the trap byte in guest memory, the saved byte in every read,
-/// writes over a breakpoint, removal.
+/// The int3 strategy: the trap byte in guest memory, the saved byte in every read, writes over a breakpoint,
+/// removal; hits where the host lets an int3 reach kvmstub (KVM_EXIT_DEBUG on real KVM, an emulation-failure
+/// exit where CPL0 code is emulated), and a guest's own int3 still reaching the guest's handler.
 @Suite(.enabled(if: kvmAvailable, "needs /dev/kvm"))
 struct Int3BookkeepingTests {
+    /// lidt [0x13000]; nop; int3; hlt — and a #BP handler at 0x11000: mov rax, [rsp] (the pushed rip); hlt.
+    static let guestInt3: [UInt8] = [0x0F, 0x01, 0x1C, 0x25, 0x00, 0x30, 0x01, 0x00, 0x90, 0xCC, 0xF4]
+
+    @Test func aGuestsOwnInt3ReachesItsHandlerWithRipPastIt() throws {
+        let m = try makeMachine(Self.guestInt3, strategy: .int3)
+        let handler: UInt64 = 0x11000, idt: UInt64 = 0x12000
+        m.memory.write(handler, [0x48, 0x8B, 0x04, 0x24, 0xF4])
+        m.memory.writeUInt64(idt + 3 * 16, (handler & 0xffff) | 0x08 << 16 | 0x8E00 << 32 | (handler >> 16 & 0xffff) << 48)
+        m.memory.writeUInt64(idt + 3 * 16 + 8, handler >> 32)
+        m.memory.write(0x13000, [0x3F, 0x00] + bytes64(idt))  // limit 63, base
+        // A breakpoint of ours elsewhere, so that int3s are being caught (USE_SW_BP, or the emulator's exit).
+        try m.insertBreakpoint(.software, at: 0x10008, length: 1)
+        #expect(try run(m, .continue).reason == .softwareBreakpoint)
+        #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x10008)
+        try m.removeBreakpoint(.software, at: 0x10008, length: 1)
+        let stop = try run(m, .continue)  // the guest's int3: its handler runs and halts
+        #expect(stop.reason != .softwareBreakpoint)
+        #expect(u64(try m.readRegister(regnum("rax"), thread: 1)) == 0x1000a)  // #BP pushed the rip after the int3
+        #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == handler + 5)  // after its hlt
+    }
+
+    @Test func int3BreakpointsStopWhereTheHostLetsThemReachUs() throws {
+        guard try SoftwareBreakpointProbe.probe(KVMSystem()) != .deliveredToGuest else { return }
+        // 8 x inc rax, then jmp $: eight breakpoints, more than the four debug registers.
+        let code: [UInt8] = (0..<8).flatMap { _ in [0x48, 0xFF, 0xC0] as [UInt8] } + [0xEB, 0xFE]
+        let m = try makeMachine(code, strategy: .int3)
+        let addresses: [UInt64] = (0..<8).map { 0x10000 + 3 * $0 }
+        for a in addresses { try m.insertBreakpoint(.software, at: a, length: 1) }
+        for (i, a) in addresses.enumerated() {
+            #expect(try run(m, .continue).reason == .softwareBreakpoint)
+            #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == a)
+            #expect(u64(try m.readRegister(regnum("rax"), thread: 1)) == UInt64(i))
+            try m.removeBreakpoint(.software, at: a, length: 1)  // gdb steps over a breakpoint with it removed
+            #expect(try run(m, .step).reason == .stepped)
+            if i < 7 { try m.insertBreakpoint(.software, at: a, length: 1) }
+        }
+        #expect(try m.readMemory(at: 0x10000, count: code.count, thread: 1) == code)
+    }
+
     @Test func int3IsPatchedInAndShadowedInReads() throws {
         let m = try makeMachine(nopsThenLoop, strategy: .int3)
         try m.insertBreakpoint(.software, at: 0x10002, length: 1)
