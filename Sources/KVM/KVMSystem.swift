@@ -73,6 +73,8 @@ public struct KVMCapabilities: Sendable {
     public let debugRegs: Bool
     public let xsave: Bool
     public let immediateExit: Bool
+    /// `KVM_CAP_KVMCLOCK_CTRL`: KVM_KVMCLOCK_CTRL tells a kvmclock guest it was paused.
+    public let kvmclockControl: Bool
 
     public init(_ kvm: KVMSystem) {
         apiVersion = kvm.apiVersion
@@ -85,6 +87,7 @@ public struct KVMCapabilities: Sendable {
         debugRegs = kvm.checkExtension(CKVM_CAP_DEBUGREGS) > 0
         xsave = kvm.checkExtension(CKVM_CAP_XSAVE) > 0
         immediateExit = kvm.checkExtension(CKVM_CAP_IMMEDIATE_EXIT) > 0
+        kvmclockControl = kvm.checkExtension(CKVM_CAP_KVMCLOCK_CTRL) > 0
     }
 
     /// BLOCKIRQ keeps a single step out of interrupt handlers; only kernels that list it accept it.

@@ -40,6 +40,7 @@ extension Machine {
             throw LoadError("the command line is \(commandLine.utf8.count) bytes; \(name) takes at most \(cmdlineSize - 1)")
         }
         copyIn(loadAddress, bytes, from: kernelOffset, count: kernelSize)
+        linuxTextLinkAddress = LinuxKASLR.kernelMapStart + loadAddress  // vmlinux is linked at __START_KERNEL_map + its physical start
 
         // The zero page: the setup header copied to its place (0x1f1 up to 0x202 + the byte at 0x201), then ours.
         let zp = LinuxBoot.bootInfoAddress

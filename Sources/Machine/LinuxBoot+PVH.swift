@@ -47,6 +47,8 @@ extension Machine {
                 "\(name) is an ELF file without a PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): a vmlinux built with CONFIG_PVH=y is needed, or pass the bzImage")
         }
         let kernelEnd = try copySegments(image, name: name)
+        // The text segment is linked at __START_KERNEL_map + its physical address (the first and lowest PT_LOAD).
+        linuxTextLinkAddress = image.segments.map(\.physicalAddress).min().map { LinuxKASLR.kernelMapStart + $0 }
 
         // struct hvm_start_info (version 1): magic, version, flags, nr_modules, modlist_paddr, cmdline_paddr,
         // rsdp_paddr, memmap_paddr, memmap_entries, reserved — 56 bytes.

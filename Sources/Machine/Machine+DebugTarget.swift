@@ -197,7 +197,9 @@ extension Machine {
         // pid is updated; measured here: no extra cost).
         // A continue of the only vCPU that moves runs here too while a session watches gdb's socket: a Ctrl-C
         // (or gdb leaving) ends its KVM_RUN through a signal routed from the socket, so no thread needs waking.
+        pauseClock.resuming(commands.map { $0.0.vcpu }, available: capabilities.kvmclockControl)
         if commands.count == 1, !stepOnVCPUThreads, let stop = runInline(commands[0].0, commands[0].1) {
+            pauseClock.allStopped(contexts.indices)
             return .stopped(stop)
         }
         control.withLock {
@@ -213,12 +215,14 @@ extension Machine {
 
     public func takeStop() -> StopEvent? {
         notifier.drain()
-        return control.withLock {
+        let stop: StopEvent? = control.withLock {
             guard let stop = pendingStop else { return nil }
             pendingStop = nil
             lastStop = stop
             return stop
         }
+        if stop != nil { pauseClock.allStopped(contexts.indices) }
+        return stop
     }
 
     public func interrupt() {
@@ -245,6 +249,7 @@ extension Machine {
         let stop = lastStop
         control.unlock()
         notifier.drain()
+        pauseClock.allStopped(contexts.indices)
         for ctx in contexts { ctx.statsBase = ctx.vcpu.counter.snapshot() }
         return stop
     }

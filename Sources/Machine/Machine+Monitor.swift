@@ -13,6 +13,8 @@ extension Machine {
             "translate ADDR      walk the page tables for a guest-virtual address, level by level",
             "vcpus               the state and last exit of each vCPU",
             "reginfo NAME        a register's ONE_REG ID field by field, the ioctl that serves it, its sync group",
+            "kaslr               a Linux kernel's text address and KASLR slide, and the gdb command to apply it",
+            "kvmclock            whether the guest was told of long stops (KVM_KVMCLOCK_CTRL), per vCPU",
             "sstep irq on|off    block interrupts during single steps (KVM_GUESTDBG_BLOCKIRQ; now \(blockIRQWhileStepping ? "on" : "off")\(capabilities.blockIRQ ? "" : ", not offered by this kernel"))",
         ]
     }
@@ -31,6 +33,8 @@ extension Machine {
             let note = capabilities.blockIRQ ? "" : " (this kernel does not list BLOCKIRQ: steps are not protected)"
             return "single steps \(blockIRQWhileStepping ? "block" : "do not block") interrupts\(note)\n"
         case "reginfo": return registerInfo(words.dropFirst().first)
+        case "kvmclock": return kvmclockReport()
+        case "kaslr": return kaslrReport()
         case "vcpus": return threadIDs.compactMap { threadExtraInfo($0) }.joined(separator: "\n") + "\n"
         default: return nil
         }

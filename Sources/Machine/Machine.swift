@@ -121,6 +121,10 @@ public final class Machine: DebugTarget, @unchecked Sendable {
 
     // Session thread only, while every vCPU is stopped.
     var breakpoints: BreakpointTable
+    /// When each vCPU stopped, and what KVM_KVMCLOCK_CTRL said on resume (Machine+KVMClock.swift).
+    public let pauseClock = GuestPauseClock()
+    /// A Linux kernel's link-time text address, set by `loadLinux` (Machine+KASLR.swift).
+    var linuxTextLinkAddress: UInt64?
     public var blockIRQWhileStepping: Bool
     /// Hand single steps to the vCPU threads instead of running them on the caller's (for measurements).
     public var stepOnVCPUThreads = false

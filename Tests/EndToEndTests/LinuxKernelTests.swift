@@ -86,6 +86,9 @@ struct LinuxKernelTests {
             p/x $cr3
             echo gs_base=\\n
             p/x $gs_base
+            info mem
+            x/2xb $rip
+            monitor kaslr
             delete
             stepi
             stepi
@@ -95,6 +98,9 @@ struct LinuxKernelTests {
             python import threading, os, signal; threading.Timer(25, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
             continue
             info threads
+            python time.sleep(1.5)
+            stepi
+            monitor kvmclock
             """
         // earlyprintk: the boot console from setup_arch on, so the serial port shows the kernel within seconds.
         // noxsave: KVM's instruction emulator has no XSAVE/XRSTOR, and kvm_pvm runs all kernel code through it.
@@ -102,7 +108,7 @@ struct LinuxKernelTests {
             k.vmlinux, cmdline: "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr noxsave", script: script, timeout: 240)
         // gdb prints "NAME=\n$1 = 0x…": join the two lines for `printed`.
         let out = g.stdout.replacingOccurrences(of: "=\n$", with: "= $")
-        print(g.stdout, stub, "serial (\(serial.utf8.count) bytes):\n\(serial.prefix(3000))")
+        print(g.stdout, g.stderr, stub, "serial (\(serial.utf8.count) bytes):\n\(serial.prefix(3000))")
         #expect(printed("rip", in: out) == startKernel, "\(g.stdout)\(g.stderr)\(stub)")
         let rsp = try #require(printed("rsp", in: out), "\(g.stdout)")
         #expect(rsp >= 0xffff_ffff_8000_0000, "the kernel's init stack is in the kernel image mapping")
@@ -118,6 +124,14 @@ struct LinuxKernelTests {
         }
         #expect(g.stdout.contains("Thread 1 (vCPU 0"), "\(g.stdout)")
         #expect(g.stdout.contains("seconds-to-start_kernel="), "\(g.stdout)")
+        // The memory map for a kernel is the two canonical halves; kernel addresses read through it.
+        #expect(g.stdout.contains("0xffff800000000000 0x10000000000000000 rw nocache"), "\(g.stdout)")
+        #expect(g.stdout.contains("0x\(String(startKernel, radix: 16)) <") || g.stdout.contains("0x\(String(startKernel, radix: 16)):"), "\(g.stdout)")
+        // Monitor output reaches gdb's stderr in batch mode.
+        // A PVH boot is never randomised: the text found in the page tables is where vmlinux was linked.
+        #expect(g.stderr.contains("linked at 0xffffffff81000000: KASLR slide 0x0\n"), "\(g.stderr)")
+        // kvmclock is registered in setup_arch: after a 1.5 s stop the guest is told it was paused.
+        #expect(g.stderr.range(of: "vCPU 0: guest told it was paused [1-9]", options: .regularExpression) != nil, "\(g.stderr)")
         #expect(serial.contains("Linux version"), "serial: \(serial.prefix(2000))")
         #expect(serial.contains("Command line: console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr noxsave"))
     }

@@ -69,6 +69,7 @@ static const int CKVM_CAP_MAX_VCPUS = KVM_CAP_MAX_VCPUS;
 static const int CKVM_CAP_DEBUGREGS = KVM_CAP_DEBUGREGS;
 static const int CKVM_CAP_XSAVE = KVM_CAP_XSAVE;
 static const int CKVM_CAP_IMMEDIATE_EXIT = KVM_CAP_IMMEDIATE_EXIT;
+static const int CKVM_CAP_KVMCLOCK_CTRL = KVM_CAP_KVMCLOCK_CTRL;
 static const int CKVM_CAP_USER_MEMORY = KVM_CAP_USER_MEMORY;
 
 // Guest debug control flags.
