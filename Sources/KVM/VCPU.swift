@@ -141,14 +141,37 @@ public final class VCPU: @unchecked Sendable {
         return try body(buf)
     }
 
-    /// `KVM_SET_CPUID2` with the entries the host supports. `hidingLeaf1ECX` clears bits of CPUID.1:ECX: KVM's
-    /// instruction emulator has no CMPXCHG16B (CX16, bit 13), and where every CPL0 instruction is emulated
-    /// (kvm_pvm) a Linux guest dies in SLUB's cmpxchg_double ("instruction emulation failed"); hidden, SLUB takes a
-    /// lock instead. (The emulator has no XSAVE either, but kvm_pvm's guest still sees XSAVE when leaf 1 hides it:
-    /// such hosts need `noxsave` on the kernel command line.)
-    public static let emulatorMissingLeaf1ECX: UInt32 = 1 << 13
+    /// One CPUID feature bit, and its number in Linux's feature words (X86_FEATURE_*, word × 32 + bit).
+    public struct CPUIDFeature: Sendable, Equatable {
+        public let name: String
+        public let function: UInt32
+        public let index: UInt32
+        /// 0 eax, 1 ebx, 2 ecx, 3 edx.
+        public let register: Int
+        public let bit: Int
+        public let linuxNumber: Int
+    }
 
-    public func setCPUID(fromSupportedOf kvm: KVMSystem, hidingLeaf1ECX: UInt32 = 0) throws(KVMError) {
+    /// What KVM's instruction emulator cannot execute, as the CPUID features a Linux guest uses those
+    /// instructions by. Where every CPL0 instruction is emulated (kvm_pvm) each one is an "instruction emulation
+    /// failed" stop once the kernel patches its alternatives in; hidden, Linux takes the older sequence:
+    /// CMPXCHG16B (SLUB's cmpxchg_double takes a lock), POPCNT (hweight in software), SMAP's CLAC/STAC (on every
+    /// interrupt entry), BMI1/BMI2, CLWB, RDTSCP (rdtsc_ordered keeps LFENCE; RDTSC). Found one instruction at a
+    /// time at CPL0 (LinuxPlatformTests.emulatorGaps). kvm_pvm shows its guests some of these whatever
+    /// KVM_SET_CPUID2 says (POPCNT and the leaf 7 bits, XSAVE too), so `--kernel` also clears them on the
+    /// kernel's command line (LinuxBoot.emulatorParameters).
+    public static let emulatorMissing: [CPUIDFeature] = [
+        CPUIDFeature(name: "CX16", function: 1, index: 0, register: 2, bit: 13, linuxNumber: 4 * 32 + 13),
+        CPUIDFeature(name: "POPCNT", function: 1, index: 0, register: 2, bit: 23, linuxNumber: 4 * 32 + 23),
+        CPUIDFeature(name: "BMI1", function: 7, index: 0, register: 1, bit: 3, linuxNumber: 9 * 32 + 3),
+        CPUIDFeature(name: "BMI2", function: 7, index: 0, register: 1, bit: 8, linuxNumber: 9 * 32 + 8),
+        CPUIDFeature(name: "SMAP", function: 7, index: 0, register: 1, bit: 20, linuxNumber: 9 * 32 + 20),
+        CPUIDFeature(name: "CLWB", function: 7, index: 0, register: 1, bit: 24, linuxNumber: 9 * 32 + 24),
+        CPUIDFeature(name: "RDTSCP", function: 0x8000_0001, index: 0, register: 3, bit: 27, linuxNumber: 1 * 32 + 27),
+    ]
+
+    /// `KVM_SET_CPUID2` with the entries the host supports, less the `hiding` features.
+    public func setCPUID(fromSupportedOf kvm: KVMSystem, hiding: [CPUIDFeature] = []) throws(KVMError) {
         var n: UInt32 = 256
         while true {
             let size = ckvm_cpuid2_size(n)
@@ -163,11 +186,16 @@ public final class VCPU: @unchecked Sendable {
                 }
                 throw KVMError(operation: "KVM_GET_SUPPORTED_CPUID", errno: errno)
             }
-            if hidingLeaf1ECX != 0 {  // struct kvm_cpuid_entry2 { function, index, flags, eax, ebx, ecx, edx, pad[3] }: 40 bytes from 8
-                let count = Int(buf.load(as: UInt32.self))
-                for i in 0..<count where buf.load(fromByteOffset: 8 + 40 * i, as: UInt32.self) == 1 {
-                    let ecx = buf.load(fromByteOffset: 8 + 40 * i + 20, as: UInt32.self)
-                    buf.storeBytes(of: ecx & ~hidingLeaf1ECX, toByteOffset: 8 + 40 * i + 20, as: UInt32.self)
+            // struct kvm_cpuid_entry2 { function, index, flags, eax, ebx, ecx, edx, pad[3] }: 40 bytes from offset 8.
+            let count = Int(buf.load(as: UInt32.self))
+            for h in hiding {
+                for i in 0..<count {
+                    let entry = 8 + 40 * i
+                    guard buf.load(fromByteOffset: entry, as: UInt32.self) == h.function,
+                        buf.load(fromByteOffset: entry + 4, as: UInt32.self) == h.index
+                    else { continue }
+                    let offset = entry + 12 + 4 * h.register
+                    buf.storeBytes(of: buf.load(fromByteOffset: offset, as: UInt32.self) & ~(1 << UInt32(h.bit)), toByteOffset: offset, as: UInt32.self)
                 }
             }
             counter.record("KVM_SET_CPUID2")

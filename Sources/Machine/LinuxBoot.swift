@@ -63,6 +63,7 @@ extension Machine {
     /// application processor with an in-kernel LAPIC: waiting for INIT/SIPI.
     public func loadLinux(kernel: [UInt8], name: String, initrd: [UInt8]?, commandLine: String) throws -> LinuxBootSummary {
         guard configuration.linuxPlatform else { throw LoadError("loadLinux needs MachineConfiguration.linuxPlatform") }
+        let commandLine = commandLineForThisHost(commandLine)  // LinuxBoot+Emulator.swift
         guard commandLine.utf8.count < LinuxBoot.commandLineMax else {
             throw LoadError("the command line is \(commandLine.utf8.count) bytes; at most \(LinuxBoot.commandLineMax - 1)")
         }

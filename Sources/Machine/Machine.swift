@@ -168,10 +168,11 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         var contexts: [VCPUContext] = []
         for i in 0..<configuration.vcpuCount {
             let vcpu = try vm.createVCPU(index: i)
-            // Linux on a host that emulates CPL0 code (probed: data breakpoints never fire) must not see CX16/XSAVE.
+            // Linux on a host that emulates CPL0 code (probed: data breakpoints never fire) must not see features
+            // whose instructions KVM's emulator lacks (VCPU.emulatorMissing).
             try vcpu.setCPUID(
                 fromSupportedOf: kvm,
-                hidingLeaf1ECX: configuration.linuxPlatform && watchpointStrategy == .singleStep ? VCPU.emulatorMissingLeaf1ECX : 0)
+                hiding: configuration.linuxPlatform && watchpointStrategy == .singleStep ? VCPU.emulatorMissing : [])
             _ = ckvm_unblock_all_in_run(vcpu.fd)
             contexts.append(
                 VCPUContext(vcpu: vcpu, table: table, syncRegs: syncRegs, xsave: layout, useXSAVE: capabilities.xsave))

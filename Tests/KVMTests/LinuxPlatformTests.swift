@@ -55,4 +55,51 @@ struct LinuxPlatformTests {
         default: Issue.record("unexpected stop \(reason)")
         }
     }
+
+    /// The instructions behind `VCPU.emulatorMissing`, one at a time at CPL0: where CPL0 code is emulated
+    /// (kvm_pvm) each one stops with "instruction emulation failed", which is why `--kernel` hides its feature
+    /// there. On a host that runs guest code on the CPU they run or #UD, and the list is not applied.
+    @Test(arguments: [
+        ("CLAC (SMAP)", [0x0F, 0x01, 0xCA] as [UInt8]), ("STAC (SMAP)", [0x0F, 0x01, 0xCB]),
+        ("POPCNT", [0xF3, 0x48, 0x0F, 0xB8, 0xC3]), ("ANDN (BMI1)", [0xC4, 0xE2, 0xE0, 0xF2, 0xC1]),
+        ("SHLX (BMI2)", [0xC4, 0xE2, 0xF1, 0xF7, 0xC3]), ("RDTSCP", [0x0F, 0x01, 0xF9]),
+        ("CLWB", [0x66, 0x0F, 0xAE, 0x30]),
+    ])
+    func emulatorGaps(name: String, instruction: [UInt8]) throws {
+        // mov rax, 0x20000; <instruction>; hlt
+        let m = try makeMachine([0x48, 0xC7, 0xC0, 0x00, 0x00, 0x02, 0x00] + instruction + [0xF4])
+        guard m.watchpointStrategy == .singleStep else { return }  // the CPU runs guest code here
+        let reason = try run(m, .continue).reason
+        guard case .fault(_, let description) = reason else {
+            Issue.record("\(name) ran in KVM's emulator (\(reason)): VCPU.emulatorMissing may be hiding it needlessly")
+            return
+        }
+        #expect(description.contains("instruction emulation failed"), "\(name): \(description)")
+    }
+
+    /// What a `--kernel` guest's CPUID shows on such a host: none of `VCPU.emulatorMissing`, or, for what the host
+    /// shows whatever KVM_SET_CPUID2 says, the feature's number in the `clearcpuid=` kvmstub adds for Linux.
+    @Test func linuxGuestsAreKeptFromWhatTheEmulatorLacks() throws {
+        for feature in VCPU.emulatorMissing {
+            // mov eax, function; mov ecx, index; cpuid; out 0xf4, al; jmp $
+            let code: [UInt8] = [0xB8] + withUnsafeBytes(of: feature.function.littleEndian) { Array($0) }
+                + [0xB9] + withUnsafeBytes(of: feature.index.littleEndian) { Array($0) } + [0x0F, 0xA2, 0xE6, 0xF4, 0xEB, 0xFE]
+            let m = try linuxMachine(code)
+            guard m.watchpointStrategy == .singleStep else { return }
+            let reason = try run(m, .continue).reason
+            guard case .exited = reason else {
+                Issue.record("cpuid \(feature.function): \(reason)")
+                continue
+            }
+            let name = ["rax", "rbx", "rcx", "rdx"][feature.register]
+            let shown = u64(try m.readRegister(regnum(name), thread: 1)) >> UInt64(feature.bit) & 1 == 1
+            if shown {
+                print("this host shows \(feature.name) to its guests whatever KVM_SET_CPUID2 says")
+                #expect(LinuxBoot.emulatorParameters.contains("clearcpuid="), "\(feature.name)")
+                let cleared = LinuxBoot.emulatorParameters.split(separator: " ").first { $0.hasPrefix("clearcpuid=") }?
+                    .dropFirst("clearcpuid=".count).split(separator: ",").compactMap { Int($0) } ?? []
+                #expect(cleared.contains(feature.linuxNumber), "\(feature.name) is neither hidden nor in clearcpuid")
+            }
+        }
+    }
 }
