@@ -51,6 +51,7 @@ extension Machine {
         memory.write(zp + 0x211, CollectionOfOne(loadflags | 0x80))  // CAN_USE_HEAP
         writeUInt16(zp + 0x224, 0xfe00)  // heap_end_ptr
         writeUInt32(zp + 0x228, UInt32(LinuxBoot.commandLineAddress))  // cmd_line_ptr
+        memory.writeUInt64(zp + 0x70, LinuxBoot.acpiTablesAddress)  // acpi_rsdp_addr (2.14+; older kernels scan for it)
         var initrdNote = ""
         if let initrd, !initrd.isEmpty {
             let at = try LinuxBoot.initrdAddress(

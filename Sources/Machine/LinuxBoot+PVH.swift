@@ -83,7 +83,7 @@ extension Machine {
         writeUInt32(info + 12, modules)
         memory.writeUInt64(info + 16, modules > 0 ? modlist : 0)
         memory.writeUInt64(info + 24, LinuxBoot.commandLineAddress)
-        memory.writeUInt64(info + 32, 0)  // no ACPI RSDP: Linux scans the BIOS area, finds none, runs without ACPI
+        memory.writeUInt64(info + 32, LinuxBoot.acpiTablesAddress)  // the RSDP (LinuxBoot+ACPI.swift)
         memory.writeUInt64(info + 40, memmap)
         writeUInt32(info + 48, UInt32(ranges.count))
         writeUInt32(info + 52, 0)

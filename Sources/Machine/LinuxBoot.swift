@@ -10,6 +10,7 @@ import Registers
 ///   0x1000–0x6fff X86Boot's identity-mapped page tables (the bzImage entry runs on them)
 ///   0x7000 hvm_start_info, its module list and memory map (PVH) — or the zero page (bzImage)
 ///   0x20000 the command line        0x1000000 the kernel (its preferred address)   the initrd at the top of RAM
+///   0xf0000 the MP floating pointer, 0xf0040 the ACPI RSDP/XSDT/MADT, 0xf1000 the MP configuration table
 public enum LinuxBoot {
     /// `nokaslr`: gdb's symbols (vmlinux, System.map) hold link-time addresses, which match only when the
     /// kernel does not randomise its base; with KASLR on, every address is off by a random slide.
@@ -68,10 +69,24 @@ extension Machine {
             throw LoadError("the command line is \(commandLine.utf8.count) bytes; at most \(LinuxBoot.commandLineMax - 1)")
         }
         memory.write(LinuxBoot.commandLineAddress, Array(commandLine.utf8) + [0])
+        try writeFirmwareTables()
         if kernel.count >= 4, kernel[0] == 0x7f, kernel[1] == 0x45, kernel[2] == 0x4c, kernel[3] == 0x46 {
             return try loadPVH(kernel, name: name, initrd: initrd, commandLine: commandLine)
         }
         return try loadBzImage(kernel, name: name, initrd: initrd, commandLine: commandLine)
+    }
+
+    /// The MP table and the ACPI MADT for `--cpus` (LinuxBoot+MPTable.swift): without either, Linux runs on vCPU 0
+    /// alone and never sends the others INIT/SIPI.
+    func writeFirmwareTables() throws(LoadError) {
+        guard contexts.count <= 254 else {
+            throw LoadError(
+                "\(contexts.count) vCPUs: the MP table and the MADT describe at most 254 (8-bit APIC ids, one for the IOAPIC)")
+        }
+        let mp = LinuxBoot.mpTable(cpus: contexts.count)
+        memory.write(LinuxBoot.mpFloatingPointerAddress, mp.floatingPointer)
+        memory.write(LinuxBoot.mpConfigurationAddress, mp.configuration)
+        memory.write(LinuxBoot.acpiTablesAddress, LinuxBoot.acpiTables(cpus: contexts.count))
     }
 
     /// Copy PT_LOAD segments to their physical addresses; the highest end.
