@@ -27,14 +27,17 @@ let extractedKernel: (vmlinux: String, symbols: [String: UInt64])? = {
 
 /// Runs `kvmstub run --kernel KERNEL --wait` on a Unix socket with a gdb batch script; gdb's output, the stub's
 /// stderr and the serial output.
-func debugKernel(_ kernel: String, cmdline: String? = nil, script: String, timeout: TimeInterval) throws -> (gdb: Run, stub: String, serial: String) {
+func debugKernel(
+    _ kernel: String, cmdline: String? = nil, arguments: [String] = [], script: String, timeout: TimeInterval
+) throws -> (gdb: Run, stub: String, serial: String) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kvmstub-kgdb-\(getpid())-\(UUID().uuidString.prefix(8))").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let socket = dir + "/gdb.sock", serial = dir + "/serial.txt", gdbScript = dir + "/t.gdb"
     let stub = Process()
     stub.executableURL = URL(fileURLWithPath: kvmstubPath)
-    stub.arguments = ["run", "--kernel", kernel, "--serial", serial, "--gdb", socket, "--wait"] + (cmdline.map { ["--cmdline", $0] } ?? [])
+    stub.arguments =
+        ["run", "--kernel", kernel, "--serial", serial, "--gdb", socket, "--wait"] + (cmdline.map { ["--cmdline", $0] } ?? []) + arguments
     let err = Pipe()
     stub.standardError = err
     stub.standardOutput = FileHandle.nullDevice
