@@ -520,7 +520,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         case CKVM_EXIT_INTERNAL_ERROR:
             ctx.lastExit = "INTERNAL_ERROR"
             let sub = ckvm_run_internal_suberror(run)
-            if sub == CKVM_INTERNAL_ERROR_EMULATION, let int3 = try int3TheEmulatorCouldNotRun(ctx) { return int3.stop }
+            if sub == CKVM_INTERNAL_ERROR_EMULATION, let done = try finishWhatTheEmulatorCouldNot(ctx) { return done.stop }
             return .fault(signal: 4, description: GuestFault.internalError(suberror: sub, rip: rip(ctx)).description)
         case CKVM_EXIT_SET_TPR:
             return nil  // the guest lowered CR8 with no in-kernel APIC: nothing to do but run on

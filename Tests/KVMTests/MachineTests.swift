@@ -269,6 +269,33 @@ struct Int3BookkeepingTests {
         #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == handler + 5)  // after its hlt
     }
 
+    /// FWAIT: nothing pending, it is a no-op; with an unmasked x87 exception pending (FSW.ES) and CR0.NE, #MF at
+    /// the FWAIT. KVM's emulator has no x87, so where CPL0 code is emulated kvmstub finishes it (EmulatorGaps).
+    @Test(arguments: [false, true])
+    func fwaitRunsOrRaisesMF(pending: Bool) throws {
+        // lidt [0x13000]; fwait; mov eax, 0x42; hlt — and a #MF handler at 0x11000: mov rax, [rsp]; hlt.
+        let code: [UInt8] = [0x0F, 0x01, 0x1C, 0x25, 0x00, 0x30, 0x01, 0x00, 0x9B, 0xB8, 0x42, 0x00, 0x00, 0x00, 0xF4]
+        let m = try makeMachine(code)
+        let handler: UInt64 = 0x11000, idt: UInt64 = 0x12000
+        m.memory.write(handler, [0x48, 0x8B, 0x04, 0x24, 0xF4])
+        m.memory.writeUInt64(idt + 16 * 16, (handler & 0xffff) | 0x08 << 16 | 0x8E00 << 32 | (handler >> 16 & 0xffff) << 48)
+        m.memory.writeUInt64(idt + 16 * 16 + 8, handler >> 32)
+        m.memory.write(0x13000, [0xFF, 0x01] + bytes64(idt))  // limit 511, base
+        if pending {
+            let cr0 = u64(try m.readRegister(regnum("cr0"), thread: 1))
+            try m.writeRegister(regnum("cr0"), value: bytes64(cr0 | 0x20), thread: 1)  // NE
+            try m.writeRegister(regnum("fctrl"), value: [0x7B, 0x03, 0, 0], thread: 1)  // ZE unmasked
+            try m.writeRegister(regnum("fstat"), value: [0x84, 0x00, 0, 0], thread: 1)  // ZE and ES: #MF is owed
+        }
+        _ = try run(m, .continue)
+        if pending {
+            #expect(u64(try m.readRegister(regnum("rax"), thread: 1)) == 0x10008)  // #MF is a fault: at the FWAIT
+            #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == handler + 5)
+        } else {
+            #expect(u64(try m.readRegister(regnum("rax"), thread: 1)) == 0x42)
+        }
+    }
+
     @Test func int3BreakpointsStopWhereTheHostLetsThemReachUs() throws {
         guard try SoftwareBreakpointProbe.probe(KVMSystem()) != .deliveredToGuest else { return }
         // 8 x inc rax, then jmp $: eight breakpoints, more than the four debug registers.

@@ -1,0 +1,61 @@
+import CKVM
+import GDBStub
+import KVM
+
+/// Instructions KVM's instruction emulator cannot execute, finished by kvmstub.
+///
+/// Hosts that run CPL0 guest code through KVM's emulator (kvm_pvm) stop with KVM_EXIT_INTERNAL_ERROR /
+/// KVM_INTERNAL_ERROR_EMULATION, rip on the instruction, wherever it meets one it lacks. What Linux cannot be
+/// kept from through CPUID (LinuxBoot+Emulator.swift) and what kvmstub itself relies on are finished here as the
+/// CPU would have:
+/// - `int3` (the emulator has no protected-mode INT): rip moves past the 0xCC and #BP is injected
+///   (KVM_SET_VCPU_EVENTS), so the guest's own handler runs — Linux executes one on purpose while booting
+///   (`int3_selftest`), and kprobes and text patching use more. An int3 kvmstub placed (the int3 strategy) is a
+///   breakpoint stop instead.
+/// - `fwait` (no x87 in the emulator; Linux's fpu__drop waits for "delayed exceptions from user space"): #MF
+///   when the x87 status word has an unmasked exception pending (ES) and CR0.NE is set, otherwise rip + 1.
+/// On KVM that runs guest code on the CPU this exit never comes for these instructions.
+extension Machine {
+    struct FinishedInstruction {
+        /// What gdb hears: a breakpoint of ours, or nothing (the guest runs on).
+        let stop: StopReason?
+    }
+
+    func finishWhatTheEmulatorCouldNot(_ ctx: VCPUContext) throws -> FinishedInstruction? {
+        let rip = try ripOf(ctx)
+        guard let phys = translate(ctx, rip), let byte = memory.read(phys, count: 1)?.first else { return nil }
+        switch byte {
+        case 0xCC:
+            if let patch = breakpoints.patch(atPhysical: phys), patch.trap == 0xCC {
+                ctx.lastExit = "INTERNAL_ERROR (int3: breakpoint)"
+                return FinishedInstruction(stop: .softwareBreakpoint)
+            }
+            try skipAndInject(ctx, rip: rip, length: 1, vector: 3)
+            ctx.lastExit = "INTERNAL_ERROR (int3: #BP given to the guest)"
+        case 0x9B:
+            let fsw = try ctx.registers.read(registerTable.register(named: "fstat")!.regnum) ?? []
+            try ctx.registers.ensure(.x86Sregs)
+            // ES: an unmasked x87 exception waits for the next FWAIT; with CR0.NE it is #MF (without, the CPU
+            // signals FERR# to an interrupt controller instead, which this machine does not model).
+            let pending = (fsw.first ?? 0) & 0x80 != 0 && ctx.backend.sregs.cr0 & 0x20 != 0
+            try skipAndInject(ctx, rip: rip, length: pending ? 0 : 1, vector: pending ? 16 : nil)
+            ctx.lastExit = pending ? "INTERNAL_ERROR (fwait: #MF given to the guest)" : "INTERNAL_ERROR (fwait: finished)"
+        default:
+            return nil
+        }
+        return FinishedInstruction(stop: nil)
+    }
+
+    /// rip += length, then, if given, an exception without error code delivered before the next instruction.
+    private func skipAndInject(_ ctx: VCPUContext, rip: UInt64, length: UInt64, vector: UInt8?) throws {
+        if length > 0 { try ctx.registers.write(registerTable.pcRegnum, withUnsafeBytes(of: rip &+ length) { Array($0) }) }
+        guard let vector else { return }
+        var events = try ctx.vcpu.getEvents()
+        events.exception.injected = 1
+        events.exception.nr = vector
+        events.exception.has_error_code = 0
+        events.exception.pending = 0
+        events.flags = 0
+        try ctx.vcpu.setEvents(events)
+    }
+}
