@@ -15,7 +15,7 @@ let extractedKernel: (vmlinux: String, symbols: [String: UInt64])? = {
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let vmlinux = dir + "/vmlinux"
     guard let r = try? run("/bin/bash", ["scripts/extract-vmlinux.sh", debianKernel, vmlinux]), r.status == 0,
-        let s = try? run("/usr/bin/env", ["python3", "scripts/kallsyms.py", vmlinux, "start_kernel", "pvh_start_xen"]), s.status == 0
+        let s = try? run("/usr/bin/env", ["python3", "scripts/kallsyms.py", vmlinux, "start_kernel", "pvh_start_xen", "setup_arch"]), s.status == 0
     else { return nil }
     var symbols: [String: UInt64] = [:]
     for line in s.stdout.split(separator: "\n") {
@@ -46,7 +46,7 @@ func debugKernel(
     for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) { usleep(10_000) }
     try ("set pagination off\nset confirm off\nset architecture i386:x86-64\ntarget remote \(socket)\n" + script + "\nkill\n")
         .write(toFile: gdbScript, atomically: true, encoding: .utf8)
-    let g = try run(gdbPath!, ["-q", "-nx", "-batch", "-x", gdbScript], timeout: timeout)
+    let g = try runWithCleanSignals(gdbPath!, ["-q", "-nx", "-batch", "-x", gdbScript], timeout: timeout)
     for _ in 0..<300 where stub.isRunning { usleep(10_000) }
     if stub.isRunning { stub.terminate() }
     stub.waitUntilExit()
@@ -76,6 +76,7 @@ struct LinuxKernelTests {
     @Test func hbreakStartKernelThenRun() throws {
         let k = try #require(extractedKernel, "extracting vmlinux from \(debianKernel ?? "?") failed")
         let startKernel = try #require(k.symbols["start_kernel"])
+        let setupArch = try #require(k.symbols["setup_arch"])
         let script = """
             hbreak *0x\(String(startKernel, radix: 16))
             python import time; t0 = time.time()
@@ -98,6 +99,14 @@ struct LinuxKernelTests {
             stepi
             echo stepped=\\n
             p/x $rip
+            set breakpoint always-inserted on
+            break *0x\(String(setupArch, radix: 16))
+            monitor breakpoints
+            continue
+            echo at-setup_arch=\\n
+            p/x $rip
+            delete
+            set breakpoint always-inserted off
             python import threading, os, signal; threading.Timer(25, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
             continue
             info threads
@@ -106,9 +115,9 @@ struct LinuxKernelTests {
             monitor kvmclock
             """
         // earlyprintk: the boot console from setup_arch on, so the serial port shows the kernel within seconds.
-        // noxsave: KVM's instruction emulator has no XSAVE/XRSTOR, and kvm_pvm runs all kernel code through it.
+        // On a host that emulates CPL0 code kvmstub adds noxsave and clearcpuid= itself (LinuxBoot+Emulator.swift).
         let (g, stub, serial) = try debugKernel(
-            k.vmlinux, cmdline: "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr noxsave", script: script, timeout: 240)
+            k.vmlinux, cmdline: "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr", script: script, timeout: 240)
         // gdb prints "NAME=\n$1 = 0x…": join the two lines for `printed`.
         let out = g.stdout.replacingOccurrences(of: "=\n$", with: "= $")
         print(g.stdout, g.stderr, stub, "serial (\(serial.utf8.count) bytes):\n\(serial.prefix(3000))")
@@ -118,13 +127,12 @@ struct LinuxKernelTests {
         #expect(printed("cr3", in: out).map { $0 != 0 && $0 & 0xfff == 0 } == true, "\(g.stdout)")
         #expect(printed("gs_base", in: out).map { $0 >= 0xffff_ffff_8000_0000 } == true, "gs_base = the boot CPU's per-CPU area")
         #expect(printed("stepped", in: out).map { $0 != startKernel } == true, "\(g.stdout)")
-        // Ctrl-C stops the running kernel — unless the host cannot run the kernel that far: kvm_pvm sends all CPL0
-        // code through KVM's instruction emulator, which lacks instructions the FPU set-up uses (README).
-        if stub.contains("instruction emulation failed"), hostEmulatesCPL0 {
-            print("host limitation: \(stub.split(separator: "\n").last { $0.contains("emulation failed") } ?? "")")
-        } else {
-            #expect(g.stdout.contains("Program received signal SIGINT"), "\(g.stdout)\(g.stderr)")
-        }
+        // A software breakpoint (Z0) in kernel text placed through the kernel's own page tables, then hit.
+        #expect(printed("at-setup_arch", in: out) == setupArch, "\(g.stdout)")
+        #expect(g.stderr.contains("sw 0x\(String(setupArch, radix: 16))"), "\(g.stderr)")
+        // Ctrl-C (gdb's SIGINT, 25 s into the boot) stops the running kernel.
+        #expect(g.stdout.contains("Program received signal SIGINT"), "\(g.stdout)\(g.stderr)")
+        #expect(!stub.contains("instruction emulation failed"), "\(stub)")
         #expect(g.stdout.contains("Thread 1 (vCPU 0"), "\(g.stdout)")
         #expect(g.stdout.contains("seconds-to-start_kernel="), "\(g.stdout)")
         // The memory map for a kernel is the two canonical halves; kernel addresses read through it.
@@ -136,7 +144,8 @@ struct LinuxKernelTests {
         // kvmclock is registered in setup_arch: after a 1.5 s stop the guest is told it was paused.
         #expect(g.stderr.range(of: "vCPU 0: guest told it was paused [1-9]", options: .regularExpression) != nil, "\(g.stderr)")
         #expect(serial.contains("Linux version"), "serial: \(serial.prefix(2000))")
-        #expect(serial.contains("Command line: console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr noxsave"))
+        #expect(serial.contains("Command line: console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr"))
+        if hostEmulatesCPL0 { #expect(serial.contains(" noxsave clearcpuid="), "serial: \(serial.prefix(2000))") }
     }
 
     @Test func anELFWithoutAPVHNoteIsRefused() throws {

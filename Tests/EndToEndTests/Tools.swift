@@ -66,6 +66,19 @@ func run(_ path: String, _ args: [String], environment: [String: String] = [:], 
         stderr: String(decoding: errData.get(), as: UTF8.self))
 }
 
+/// `run`, with the program started under a clean signal state: the test runner's threads block signals, and a
+/// child inherits that mask, so a gdb script that interrupts the guest with SIGINT (Ctrl-C) would never see it.
+func runWithCleanSignals(_ path: String, _ args: [String], timeout: TimeInterval = 120) throws -> Run {
+    let clean = """
+        import os, signal, sys
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(s, signal.SIG_DFL)
+        os.execvp(sys.argv[1], sys.argv[1:])
+        """
+    return try run("/usr/bin/env", ["python3", "-c", clean, path] + args, timeout: timeout)
+}
+
 final class Locked<T>: @unchecked Sendable {
     private var value: T
     private let lock = NSLock()
