@@ -14,8 +14,8 @@ let mpparseKernel: String? = {
 /// `kvmstub run --kernel … --cpus 2`: Linux finds the second CPU in the firmware tables kvmstub writes. Debian's
 /// cloud kernel is built without CONFIG_X86_MPPARSE, so it reads the ACPI MADT; a kernel with the MP parser and
 /// acpi=off reads the MP table (FirmwareTablesTests checks both byte by byte). The secondary CPU is only started
-/// by smp_init, 80 s of guest clock into a boot on a host that emulates CPL0 code (143 s of wall clock with other
-/// boots sharing this host's two cores): too late to wait for here, so the tests stop earlier, in
+/// by smp_init, 50–80 s of guest clock into a boot on a host that emulates CPL0 code (93–143 s of wall clock with
+/// other boots sharing this host's two cores): too late to wait for here, so the tests stop earlier, in
 /// setup_per_cpu_areas (right after setup_arch has read the tables), where vCPU 1 still waits for INIT/SIPI.
 @Suite(
     .enabled(if: kvmUsable, "needs /dev/kvm"), .enabled(if: gdbPath != nil, "needs gdb"), .serialized)
