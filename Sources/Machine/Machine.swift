@@ -388,9 +388,15 @@ public final class Machine: DebugTarget, @unchecked Sendable {
                 ctx.registers.invalidateAfterRun()
                 ctx.translations.removeAll(keepingCapacity: true)
                 if !exited {
-                    if stopRequested.load(ordering: .acquiring) { return .kicked }
+                    if stopRequested.load(ordering: .acquiring) {
+                        ctx.lastExit = "interrupted (all-stop)"
+                        return .kicked
+                    }
                     if let fd = command.interruptFD {
-                        if Self.interruptPending(fd) { return .kicked }
+                        if Self.interruptPending(fd) {
+                            ctx.lastExit = "interrupted (Ctrl-C)"
+                            return .kicked
+                        }
                         Self.takePendingKick()  // input that is not a Ctrl-C (a late ack): run on
                     }
                     continue
