@@ -15,10 +15,14 @@ extension Machine {
     /// Does this machine hide the emulator's gaps from Linux (CPUID, command line)?
     var hidesEmulatorGapsFromLinux: Bool { configuration.linuxPlatform && watchpointStrategy == .singleStep }
 
-    /// The command line the kernel gets: the user's, plus `LinuxBoot.emulatorParameters` on such a host
-    /// (unless the user already says `clearcpuid=`, which the kernel takes only once).
-    func commandLineForThisHost(_ commandLine: String) -> String {
-        guard hidesEmulatorGapsFromLinux, !commandLine.contains("clearcpuid=") else { return commandLine }
-        return commandLine + " " + LinuxBoot.emulatorParameters
+    /// The command line the kernel gets: the user's, plus those of `LinuxBoot.emulatorParameters` it lacks on such
+    /// a host (a `clearcpuid=` of the user's own is kept as it is: the kernel takes only one).
+    public func commandLineForThisHost(_ commandLine: String) -> String {
+        guard hidesEmulatorGapsFromLinux else { return commandLine }
+        let given = commandLine.split(separator: " ")
+        let missing = LinuxBoot.emulatorParameters.split(separator: " ").filter { p in
+            p.hasPrefix("clearcpuid=") ? !given.contains { $0.hasPrefix("clearcpuid=") } : !given.contains(p)
+        }
+        return ([commandLine] + missing.map(String.init)).joined(separator: " ")
     }
 }

@@ -77,6 +77,19 @@ struct LinuxPlatformTests {
         #expect(description.contains("instruction emulation failed"), "\(name): \(description)")
     }
 
+    /// The parameters are added once each, and a `clearcpuid=` of the user's is left alone.
+    @Test func emulatorParametersAreAddedOnce() throws {
+        let m = try linuxMachine([0xF4])
+        guard m.watchpointStrategy == .singleStep else {
+            #expect(m.commandLineForThisHost("console=ttyS0 noxsave") == "console=ttyS0 noxsave")
+            return
+        }
+        let line = m.commandLineForThisHost("console=ttyS0 noxsave")
+        #expect(line.split(separator: " ").filter { $0 == "noxsave" }.count == 1, "\(line)")
+        #expect(line.hasPrefix("console=ttyS0 noxsave clearcpuid="), "\(line)")
+        #expect(m.commandLineForThisHost("quiet clearcpuid=154") == "quiet clearcpuid=154 noxsave")
+    }
+
     /// What a `--kernel` guest's CPUID shows on such a host: none of `VCPU.emulatorMissing`, or, for what the host
     /// shows whatever KVM_SET_CPUID2 says, the feature's number in the `clearcpuid=` kvmstub adds for Linux.
     @Test func linuxGuestsAreKeptFromWhatTheEmulatorLacks() throws {
