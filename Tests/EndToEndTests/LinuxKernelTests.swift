@@ -148,6 +148,50 @@ struct LinuxKernelTests {
         if hostEmulatesCPL0 { #expect(serial.contains(" noxsave clearcpuid="), "serial: \(serial.prefix(2000))") }
     }
 
+    /// The distribution's bzImage as it is, KASLR on: the decompressor (minutes of emulated code here) moves the
+    /// kernel by a random slide. gdb interrupts every 10 s until `monitor kaslr` finds the kernel's text in the page
+    /// tables, then checks that start_kernel's bytes in vmlinux are where the slide says.
+    @Test func bzImageWithKASLRReportsItsSlide() throws {
+        let k = try #require(extractedKernel, "extracting vmlinux from \(debianKernel ?? "?") failed")
+        let bzImage = try #require(debianKernel)
+        let startKernel = try #require(k.symbols["start_kernel"])
+        let script = """
+            python
+            import os, signal, struct, threading, time, re
+            t0 = time.time()
+            slide = None
+            while slide is None and time.time() - t0 < 400:
+                threading.Timer(10, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+                gdb.execute("continue")
+                m = re.search(r"KASLR slide (0x[0-9a-f]+)", gdb.execute("monitor kaslr", to_string=True))
+                if m: slide = int(m.group(1), 16)
+            print("seconds-to-slide=%.0f" % (time.time() - t0))
+            print("slide=0x%x" % slide)
+            # start_kernel + 16 .. + 48 in the vmlinux file (past the ftrace call the kernel patches at boot)
+            want = 0x\(String(startKernel, radix: 16)) + 16
+            with open("\(k.vmlinux)", "rb") as f:
+                elf = f.read()
+            phoff, = struct.unpack_from("<Q", elf, 32)
+            phentsize, phnum = struct.unpack_from("<HH", elf, 54)
+            expected = None
+            for i in range(phnum):
+                ptype, flags, off, vaddr, paddr, filesz = struct.unpack_from("<IIQQQQ", elf, phoff + i * phentsize)
+                if ptype == 1 and vaddr <= want < vaddr + filesz:
+                    expected = elf[off + want - vaddr : off + want - vaddr + 32]
+            actual = bytes(gdb.selected_inferior().read_memory(want + slide, 32))
+            print("bytes-match=%d" % (actual == expected))
+            end
+            """
+        let (g, stub, serial) = try debugKernel(
+            bzImage, cmdline: "console=ttyS0 earlyprintk=serial,ttyS0,115200", script: script, timeout: 480)
+        print(g.stdout, g.stderr, stub, "serial (\(serial.utf8.count) bytes):\n\(serial.prefix(1500))")
+        let slide = try #require(printed("slide", in: g.stdout), "\(g.stdout)\(g.stderr)\(stub)")
+        #expect(slide % 0x20_0000 == 0, "KASLR moves the kernel by 2 MiB steps")
+        #expect(g.stdout.contains("bytes-match=1"), "start_kernel's bytes at link address + slide: \(g.stdout)")
+        #expect(!serial.contains("KASLR disabled"), "\(serial.prefix(1500))")
+        if slide == 0 { print("the decompressor chose slide 0 this time (possible, rare)") }
+    }
+
     @Test func anELFWithoutAPVHNoteIsRefused() throws {
         let r = try run(kvmstubPath, ["run", "--kernel", "/bin/ls"])
         #expect(r.status == 1)
