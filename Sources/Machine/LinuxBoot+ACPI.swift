@@ -16,7 +16,7 @@ extension LinuxBoot {
         madtBody.u8(1, 12, ioapicID(cpus: cpus), 0)  // I/O APIC: id, reserved, address, GSI base 0
         madtBody.u32(ioapicAddress)
         madtBody.u32(0)
-        // Interrupt Source Override: ISA IRQ 0 (the PIT) is GSI 2; ISA IRQs without one are GSI = IRQ.
+        // Interrupt Source Overrides for ISA IRQs that are not GSI = IRQ: none with KVM's default routing.
         for (irq, pin) in isaIRQPins where irq != pin {
             madtBody.u8(2, 10, 0, irq)
             madtBody.u32(UInt32(pin))

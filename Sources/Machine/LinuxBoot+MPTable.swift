@@ -2,8 +2,9 @@
 /// MultiProcessor Specification 1.4, chapter 4; read by kernels built with CONFIG_X86_MPPARSE, e.g. microVM
 /// kernels without ACPI) and ACPI's MADT (LinuxBoot+ACPI.swift; Debian's kernels are built without
 /// CONFIG_X86_MPPARSE and read only that). Both describe what KVM_CREATE_IRQCHIP gives: one LAPIC per vCPU with
-/// id = vCPU index (KVM's default), vCPU 0 the boot processor, and the IOAPIC at 0xfec00000 whose pin 2 carries
-/// the PIT (KVM's default GSI routing: GSI 0 → IOAPIC pin 2, GSI n → pin n otherwise).
+/// id = vCPU index (KVM's default), vCPU 0 the boot processor, and the IOAPIC at 0xfec00000 whose pin n carries
+/// ISA IRQ n, the PIT's IRQ 0 included: KVM's default GSI routing sends GSI n to the PIC and to IOAPIC pin n
+/// (QEMU moves GSI 0 to pin 2 with KVM_SET_GSI_ROUTING to match a PC's wiring; kvmstub keeps KVM's and says so).
 extension LinuxBoot {
     static let localAPICAddress: UInt32 = 0xfee0_0000
     static let ioapicAddress: UInt32 = 0xfec0_0000
@@ -15,8 +16,8 @@ extension LinuxBoot {
     static let mpConfigurationAddress: UInt64 = 0xf_1000
     /// The first id after the LAPICs'.
     static func ioapicID(cpus: Int) -> UInt8 { UInt8(cpus) }
-    /// ISA IRQ → IOAPIC pin. IRQ 2 is the PICs' cascade, never a device's: its pin is the PIT's.
-    static let isaIRQPins: [(irq: UInt8, pin: UInt8)] = [(0, 2), (1, 1)] + (3..<16).map { (UInt8($0), UInt8($0)) }
+    /// ISA IRQ → IOAPIC pin, as KVM routes them. IRQ 2 is the PICs' cascade, never a device's.
+    static let isaIRQPins: [(irq: UInt8, pin: UInt8)] = [(0, 0), (1, 1)] + (3..<16).map { (UInt8($0), UInt8($0)) }
 
     /// The byte that makes `bytes` sum to zero (mod 256): the checksum of both the MP and the ACPI tables.
     static func checksum(_ bytes: some Sequence<UInt8>) -> UInt8 { 0 &- bytes.reduce(0, &+) }

@@ -136,11 +136,12 @@ import Testing
         #expect(t.ioapics.count == 1)
         #expect(t.ioapics.first?.id == cpus && t.ioapics.first?.flags == 1 && t.ioapics.first?.address == 0xfec0_0000)
         #expect(t.localAPIC == 0xfee0_0000)
-        // ISA IRQs 0–15 but the cascade (2), on the IOAPIC, each as an INT; the PIT's IRQ 0 on pin 2.
+        // ISA IRQs 0–15 but the cascade (2), on the IOAPIC, each as an INT, on the pin KVM routes it to: its own.
         #expect(t.ioInterrupts.map(\.irq) == [0, 1] + Array(3...15))
         #expect(t.ioInterrupts.allSatisfy { $0.type == 0 && $0.bus == 0 && $0.apic == cpus })
-        #expect(t.ioInterrupts.first { $0.irq == 0 }?.pin == 2)
-        #expect(t.ioInterrupts.filter { $0.irq != 0 }.allSatisfy { $0.pin == $0.irq })
+        #expect(t.ioInterrupts.first { $0.irq == 0 }?.pin == 0)
+        #expect(t.ioInterrupts.allSatisfy { $0.pin == $0.irq })
+        #expect(!t.ioInterrupts.contains { $0.irq == 2 })
         #expect(Set(t.ioInterrupts.map(\.pin)).count == t.ioInterrupts.count, "no two IRQs share a pin")
         // ExtINT (3) on LINT0 and NMI (1) on LINT1, for every LAPIC.
         #expect(t.localInterrupts.map { [$0.type, $0.apic, $0.lint] } == [[3, 0xff, 0], [1, 0xff, 1]])
@@ -170,7 +171,7 @@ import Testing
         #expect(m.processors.map(\.apicID) == Array(0..<cpus) && m.processors.map(\.uid) == Array(0..<cpus))
         #expect(m.processors.allSatisfy { $0.flags == 1 }, "every processor enabled")
         #expect(m.ioapics.map { [$0.id, $0.address, $0.gsiBase] } == [[cpus, 0xfec0_0000, 0]])
-        #expect(m.overrides.map { [$0.irq, $0.gsi] } == [[0, 2]], "only the PIT's IRQ 0 is not GSI = IRQ")
+        #expect(m.overrides.isEmpty, "with KVM's default routing every ISA IRQ is GSI = IRQ")
         #expect(m.nmis.map { [$0.uid, $0.lint] } == [[0xff, 1]])
     }
 
