@@ -14,6 +14,8 @@ import KVM
 ///   breakpoint stop instead.
 /// - `fwait` (no x87 in the emulator; Linux's fpu__drop waits for "delayed exceptions from user space"): #MF
 ///   when the x87 status word has an unmasked exception pending (ES) and CR0.NE is set, otherwise rip + 1.
+/// A single step over an instruction finished here ends right after it (the finished FWAIT is the step); one
+/// that delivers an exception ends in the handler, as a step into an interrupt does.
 /// On KVM that runs guest code on the CPU this exit never comes for these instructions.
 extension Machine {
     struct FinishedInstruction {
@@ -27,6 +29,7 @@ extension Machine {
         switch byte {
         case 0xCC:
             if let patch = breakpoints.patch(atPhysical: phys), patch.trap == 0xCC {
+                try dropQueuedUD(ctx)
                 ctx.lastExit = "INTERNAL_ERROR (int3: breakpoint)"
                 return FinishedInstruction(stop: .softwareBreakpoint)
             }
@@ -38,15 +41,36 @@ extension Machine {
             // ES: an unmasked x87 exception waits for the next FWAIT; with CR0.NE it is #MF (without, the CPU
             // signals FERR# to an interrupt controller instead, which this machine does not model).
             let pending = (fsw.first ?? 0) & 0x80 != 0 && ctx.backend.sregs.cr0 & 0x20 != 0
-            try skipAndInject(ctx, rip: rip, length: pending ? 0 : 1, vector: pending ? 16 : nil)
-            ctx.lastExit = pending ? "INTERNAL_ERROR (fwait: #MF given to the guest)" : "INTERNAL_ERROR (fwait: finished)"
+            if pending {
+                try skipAndInject(ctx, rip: rip, length: 0, vector: 16)
+                ctx.lastExit = "INTERNAL_ERROR (fwait: #MF given to the guest)"
+            } else {
+                try dropQueuedUD(ctx)
+                try skipAndInject(ctx, rip: rip, length: 1, vector: nil)
+                ctx.finishedInstruction = true  // a step ends here: the FWAIT was the instruction
+                ctx.lastExit = "INTERNAL_ERROR (fwait: finished)"
+            }
         default:
             return nil
         }
         return FinishedInstruction(stop: nil)
     }
 
+    /// Upstream KVM queues #UD before it reports an emulation failure at CPL0 (handle_emulation_failure); the next
+    /// KVM_RUN would deliver it. Where kvmstub takes the instruction over, that #UD must go. (kvm_pvm queues none.)
+    private func dropQueuedUD(_ ctx: VCPUContext) throws {
+        var events = try ctx.vcpu.getEvents()
+        guard events.exception.nr == 6, events.exception.pending != 0 || events.exception.injected != 0 else { return }
+        events.exception.pending = 0
+        events.exception.injected = 0
+        events.flags = 0
+        try ctx.vcpu.setEvents(events)
+    }
+
     /// rip += length, then, if given, an exception without error code delivered before the next instruction.
+    /// (KVM_SET_VCPU_EVENTS delivers at the current rip on a host that emulates; VMX/SVM would inject a #BP as a
+    /// soft exception with the last exit's instruction length — that path is only taken where the emulator
+    /// failed, never on KVM that runs guest code on the CPU.)
     private func skipAndInject(_ ctx: VCPUContext, rip: UInt64, length: UInt64, vector: UInt8?) throws {
         if length > 0 { try ctx.registers.write(registerTable.pcRegnum, withUnsafeBytes(of: rip &+ length) { Array($0) }) }
         guard let vector else { return }

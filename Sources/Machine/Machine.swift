@@ -52,6 +52,8 @@ final class VCPUContext: @unchecked Sendable {
     var halted = false
     /// (lock) For `info threads` and `monitor vcpus`.
     var lastExit = "none yet"
+    /// The last exit's instruction was finished by kvmstub (Machine+EmulatorGaps.swift): a step is complete.
+    var finishedInstruction = false
     /// The guest-debug state last given to the kernel, so KVM_SET_GUEST_DEBUG is called only on a change.
     var appliedDebug: GuestDebugState?
     /// Virtual page → physical page, valid until the next run.
@@ -401,7 +403,10 @@ public final class Machine: DebugTarget, @unchecked Sendable {
                     }
                     continue
                 }
-                guard let outcome = try handleExit(ctx) else { continue }
+                ctx.finishedInstruction = false
+                var handled = try handleExit(ctx)
+                if handled == nil, ctx.finishedInstruction, command.action == .step { handled = .stop(.stepped) }
+                guard let outcome = handled else { continue }
                 if case .stop(.stepped) = outcome, !command.steppedWatches.isEmpty {
                     for (i, w) in command.steppedWatches.enumerated() {
                         let now = readWatched(ctx, w)

@@ -8,7 +8,7 @@ public enum Int3Finding: String, Sendable {
     /// The host runs CPL0 guest code through KVM's instruction emulator (kvm_pvm), which cannot execute INT3
     /// outside real mode: the int3 ends KVM_RUN with KVM_EXIT_INTERNAL_ERROR (emulation failure), rip on it.
     /// That exit reaches kvmstub as surely as KVM_EXIT_DEBUG, so int3 breakpoints work; a guest's own int3
-    /// is finished by kvmstub (Machine+Int3.swift).
+    /// is finished by kvmstub (Machine+EmulatorGaps.swift).
     case emulationFailure = "emulation-failure"
     /// The guest took its own #BP: an int3 cannot be caught here.
     case deliveredToGuest = "delivered-to-guest"

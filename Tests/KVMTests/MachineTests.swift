@@ -296,6 +296,16 @@ struct Int3BookkeepingTests {
         }
     }
 
+    /// A step over FWAIT is one instruction, whoever finishes it (the CPU, or kvmstub for KVM's emulator).
+    @Test func aStepOverFWAITIsOneInstruction() throws {
+        let m = try makeMachine([0x9B, 0xB8, 0x42, 0x00, 0x00, 0x00, 0xF4])  // fwait; mov eax, 0x42; hlt
+        #expect(try run(m, .step).reason == .stepped)
+        #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x10001)
+        #expect(u64(try m.readRegister(regnum("rax"), thread: 1)) != 0x42)
+        #expect(try run(m, .step).reason == .stepped)
+        #expect(u64(try m.readRegister(regnum("rax"), thread: 1)) == 0x42)
+    }
+
     @Test func int3BreakpointsStopWhereTheHostLetsThemReachUs() throws {
         guard try SoftwareBreakpointProbe.probe(KVMSystem()) != .deliveredToGuest else { return }
         // 8 x inc rax, then jmp $: eight breakpoints, more than the four debug registers.
