@@ -34,11 +34,21 @@ extension Machine {
     /// kernel has not mapped itself yet.
     func linuxTextBase() -> (virtual: UInt64, physical: UInt64)? {
         guard linuxTextLinkAddress != nil, let walk = pageWalk(contexts[0]) else { return nil }
-        return LinuxKASLR.textBase(walk)
+        if let found = LinuxKASLR.textBase(walk) { return found }
+        // With page-table isolation a vCPU stopped in user mode has the user CR3 (bit 12 set), which maps only the
+        // entry text; the kernel's own tables are the 8 KiB-aligned page below.
+        guard walk.cr3 & 0x1000 != 0 else { return nil }
+        return LinuxKASLR.textBase(X86PageWalk(cr0: walk.cr0, cr3: walk.cr3 & ~0x1000, cr4: walk.cr4, efer: walk.efer, memory: memory))
     }
 
-    /// `qOffsets`: gdb moves vmlinux's segments so its text starts where the kernel's is.
-    public func textSegmentAddress() -> UInt64? { linuxTextBase()?.virtual }
+    /// `qOffsets`: gdb moves vmlinux's segments so its text starts where the kernel's is. Only a layout that makes
+    /// sense (at or above the link address, by whole 2 MiB): gdb asks once, at connect, and keeps the answer.
+    public func textSegmentAddress() -> UInt64? {
+        guard let link = linuxTextLinkAddress, let va = linuxTextBase()?.virtual, va >= link,
+            (va - link) % LinuxKASLR.alignment == 0
+        else { return nil }
+        return va
+    }
 
     /// `monitor kaslr`.
     func kaslrReport() -> String {
