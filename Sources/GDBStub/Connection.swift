@@ -14,7 +14,10 @@ extension Session {
 
     /// `listener`, if given, is polled too: a second gdb that connects meanwhile gets `E01` and is closed,
     /// instead of hanging in the backlog until its own timeout.
-    func serve(fd: Int32, refusingConnectionsOn listener: Int32?) -> SessionEnd {
+    func serve(fd: Int32, refusingConnectionsOn givenListener: Int32?) -> SessionEnd {
+        // Polled until it fails for good: a listener shut down by GDBServer.stopAccepting (the guest ended
+        // meanwhile) reports POLLHUP for ever, and must not turn this loop into a busy one.
+        var listener = givenListener
         target.watchForInterrupts(on: fd)
         defer { target.watchForInterrupts(on: nil) }
         var connection = SocketIO(fd: fd, stallTimeout: stallTimeout)
@@ -89,8 +92,8 @@ extension Session {
             if end == nil, let stopIndex, fds[stopIndex].revents != 0, isRunning, let event = target.takeStop() {
                 if !deliver(stopped(event)) { loseConnection() }
             }
-            if let listenerIndex, let listener, fds[listenerIndex].revents != 0 {
-                refuseConnection(on: listener)
+            if let listenerIndex, let l = listener, fds[listenerIndex].revents != 0 {
+                if !refuseConnection(on: l) { listener = nil }
             }
         }
         return end ?? .detached
@@ -118,14 +121,16 @@ extension Session {
         connectionLost()
     }
 
-    private func refuseConnection(on listener: Int32) {
+    /// False when the listener is done for (shut down or broken): stop polling it.
+    private func refuseConnection(on listener: Int32) -> Bool {
         let fd = acceptClosingOnExec(listener)
-        guard fd >= 0 else { return }
+        guard fd >= 0 else { return [EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(errno) }
         // Best effort, never waiting: this gdb must not hold up the one being served.
         let refusal = Array("$E01#a6".utf8)
         _ = refusal.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         close(fd)
         diagnostics("kvmstub: refused a second gdb connection: one debugger at a time")
+        return true
     }
 }
 
