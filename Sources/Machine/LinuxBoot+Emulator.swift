@@ -16,13 +16,19 @@ extension Machine {
     var hidesEmulatorGapsFromLinux: Bool { configuration.linuxPlatform && watchpointStrategy == .singleStep }
 
     /// The command line the kernel gets: the user's, plus those of `LinuxBoot.emulatorParameters` it lacks on such
-    /// a host (a `clearcpuid=` of the user's own is kept as it is: the kernel takes only one).
+    /// a host. A `clearcpuid=` of the user's own gets these numbers added to it (the kernel reads one list).
     public func commandLineForThisHost(_ commandLine: String) -> String {
         guard hidesEmulatorGapsFromLinux else { return commandLine }
-        let given = commandLine.split(separator: " ")
-        let missing = LinuxBoot.emulatorParameters.split(separator: " ").filter { p in
-            p.hasPrefix("clearcpuid=") ? !given.contains { $0.hasPrefix("clearcpuid=") } : !given.contains(p)
+        var words = commandLine.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        for p in LinuxBoot.emulatorParameters.split(separator: " ").map(String.init) {
+            if p.hasPrefix("clearcpuid="), let i = words.firstIndex(where: { $0.hasPrefix("clearcpuid=") }) {
+                let theirs = words[i].dropFirst("clearcpuid=".count).split(separator: ",").map(String.init)
+                let ours = p.dropFirst("clearcpuid=".count).split(separator: ",").map(String.init)
+                words[i] = "clearcpuid=" + (theirs + ours.filter { !theirs.contains($0) }).joined(separator: ",")
+            } else if !words.contains(p) {
+                words.append(p)
+            }
         }
-        return ([commandLine] + missing.map(String.init)).joined(separator: " ")
+        return words.joined(separator: " ")
     }
 }
