@@ -47,8 +47,9 @@ let runUsage = """
                           the stub gives full control of the guest.
       --gdb PATH          listen on a Unix socket (created with mode 0600)
       --wait              stop before the first instruction until gdb attaches (QEMU's -S); needs --gdb
-      --stall-timeout S   drop a gdb that reads none of a reply, or sends part of a packet and then nothing, for
-                          S seconds (default 10; 0.5 or 600 work too) as if it had detached: the guest runs on
+      --stall-timeout S   drop a gdb whose replies stop moving once the socket buffers are full, or that sends
+                          part of a packet and then nothing, for S seconds (default 10; 0.5 or 600 work too) as
+                          if it had detached: the guest runs on
                           and the next gdb can attach. A gdb idle at its prompt is never dropped
       --memory SIZE       guest RAM, e.g. 128M (default), 1G, 65536K
       --serial PATH       write the serial port (0x3f8) to PATH instead of stdout
