@@ -104,6 +104,9 @@ public final class Machine: DebugTarget, @unchecked Sendable {
     public internal(set) var strategy: SoftwareBreakpointStrategy
     /// What the start-up probe found int3 to do here (nil when --sw-breakpoints chose the strategy).
     public let int3Finding: Int3Finding?
+    /// The host queues #UD with an emulation-failure exit (probed; upstream KVM does, kvm_pvm does not). Unknown
+    /// when --sw-breakpoints chose the strategy: then assume it does.
+    var emulationFailureQueuesUD = true
     public let watchpointStrategy: WatchpointStrategy
     let contexts: [VCPUContext]
     let ports: PortIO
@@ -146,9 +149,10 @@ public final class Machine: DebugTarget, @unchecked Sendable {
             strategy = chosen
             int3Finding = nil
         } else {
-            let finding = try SoftwareBreakpointProbe.probe(kvm)
+            let (finding, queuesUD) = try SoftwareBreakpointProbe.probeInDetail(kvm)
             int3Finding = finding
             strategy = finding.strategy
+            emulationFailureQueuesUD = queuesUD
         }
         breakpoints = BreakpointTable(strategy: strategy)
         watchpointStrategy = try configuration.watchpointStrategy ?? DataBreakpointProbe.run(kvm)

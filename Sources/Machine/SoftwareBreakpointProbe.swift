@@ -33,7 +33,12 @@ public enum Int3Finding: String, Sendable {
 public enum SoftwareBreakpointProbe {
     public static func run(_ kvm: KVMSystem) throws -> SoftwareBreakpointStrategy { try probe(kvm).strategy }
 
-    public static func probe(_ kvm: KVMSystem) throws -> Int3Finding {
+    public static func probe(_ kvm: KVMSystem) throws -> Int3Finding { try probeInDetail(kvm).finding }
+
+    /// The finding, and whether the host queued #UD along with the emulation-failure exit (upstream KVM's
+    /// handle_emulation_failure does; kvm_pvm does not): kvmstub must then clear it whenever it finishes an
+    /// instruction itself, one more ioctl per breakpoint hit, paid only where needed.
+    public static func probeInDetail(_ kvm: KVMSystem) throws -> (finding: Int3Finding, queuesUD: Bool) {
         let handler: UInt64 = 0x11000
         let idt: UInt64 = 0x12000
         let scratch = try ScratchVM(kvm, code: [0xCC, 0xF4]) { memory in  // int3; hlt
@@ -54,15 +59,17 @@ public enum SoftwareBreakpointProbe {
         for _ in 0..<4 {
             guard try vcpu.runOnce() else { continue }
             switch vcpu.exitReason {
-            case CKVM_EXIT_DEBUG where ckvm_run_debug_exception(vcpu.run) == 3: return .intercepted
+            case CKVM_EXIT_DEBUG where ckvm_run_debug_exception(vcpu.run) == 3: return (.intercepted, false)
             case CKVM_EXIT_INTERNAL_ERROR where ckvm_run_internal_suberror(vcpu.run) == CKVM_INTERNAL_ERROR_EMULATION:
                 var regs = kvm_regs()
                 try vcpu.getRegs(&regs)
-                return regs.rip == 0x10000 ? .emulationFailure : .deliveredToGuest
-            default: return .deliveredToGuest
+                let events = try vcpu.getEvents()
+                let ud = events.exception.nr == 6 && (events.exception.pending != 0 || events.exception.injected != 0)
+                return (regs.rip == 0x10000 ? .emulationFailure : .deliveredToGuest, ud)
+            default: return (.deliveredToGuest, false)
             }
         }
-        return .deliveredToGuest
+        return (.deliveredToGuest, false)
     }
 }
 
