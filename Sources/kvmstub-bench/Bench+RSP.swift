@@ -143,12 +143,12 @@ extension Bench {
                 servers.append(child)
                 let connection = try connect(name: "QEMU", child: child, endpoint: endpoint, syncStats: false)
                 for op in RSPOperation.allCases {
-                    if op == .z0Hit && z0Strategy != "int3" {
+                    if op == .z0Hit && !int3Intercepted {
                         probes.append(
                             .failed(
                                 Figure(
                                     "qemu.\(op.key)", .qemu, op.label, placement: placement, kind: .rate(unit: op.unit)),
-                                "QEMU serves Z0 with int3 + USE_SW_BP, which this host ignores (kvmstub info: \(z0Strategy)): the guest would take the #BP itself"
+                                "QEMU serves Z0 with int3 + USE_SW_BP, which needs KVM to intercept #BP; here it does not (kvmstub info: \(z0Strategy), caught otherwise), and QEMU's guest would take the #BP itself or stop on KVM's emulation failure"
                             ))
                         continue
                     }

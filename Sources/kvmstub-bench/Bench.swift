@@ -14,6 +14,9 @@ final class Bench {
     let allCPUs: [Int]
     /// From `kvmstub info`: how Z0 is served on this host (int3, or hw-then-hlt where USE_SW_BP is ignored).
     private(set) var z0Strategy = "unknown"
+    /// KVM turns a guest int3 into KVM_EXIT_DEBUG here (real KVM). Where it does not, QEMU's int3 breakpoints
+    /// cannot work: the guest takes the #BP, or (kvm_pvm) KVM_RUN fails with an emulation error that stops QEMU.
+    private(set) var int3Intercepted = false
     /// Servers the interleaved probes talk to; stopped when the probes are done.
     var servers: [ChildProcess] = []
 
@@ -141,6 +144,7 @@ final class Bench {
         {
             let value = line.dropFirst("software breakpoints:".count).trimmingSpaces
             z0Strategy = String(value.prefix { $0 != ":" })
+            int3Intercepted = value.contains("the kernel intercepts #BP")
         }
     }
 
