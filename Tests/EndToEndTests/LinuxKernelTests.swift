@@ -59,6 +59,20 @@ func debugKernel(
 let hostEmulatesCPL0: Bool = (try? run(kvmstubPath, ["info"]))?.stdout.contains("CPL0 code is emulated") ?? false
 
 /// The value gdb printed for `p/x $NAME` as "NAME = 0x…" (the script echoes the name first).
+/// gdb script lines: `hbreak` at `address`, continue to it, print how long that took ("seconds-to-NAME=") and
+/// rip ("rip=").
+func runTo(_ name: String, at address: UInt64) -> String {
+    """
+    hbreak *0x\(String(address, radix: 16))
+    python import time; t0 = time.time()
+    continue
+    python print("seconds-to-\(name)=%.1f" % (time.time() - t0))
+    echo rip=\\n
+    p/x $rip
+
+    """
+}
+
 func printed(_ name: String, in output: String) -> UInt64? {
     for line in output.split(separator: "\n") where line.hasPrefix("\(name)=") {
         if let r = line.range(of: "0x") { return UInt64(line[r.upperBound...].prefix { $0.isHexDigit }, radix: 16) }
@@ -77,13 +91,7 @@ struct LinuxKernelTests {
         let k = try #require(extractedKernel, "extracting vmlinux from \(debianKernel ?? "?") failed")
         let startKernel = try #require(k.symbols["start_kernel"])
         let setupArch = try #require(k.symbols["setup_arch"])
-        let script = """
-            hbreak *0x\(String(startKernel, radix: 16))
-            python import time; t0 = time.time()
-            continue
-            python print("seconds-to-start_kernel=%.1f" % (time.time() - t0))
-            echo rip=\\n
-            p/x $rip
+        let script = runTo("start_kernel", at: startKernel) + """
             echo rsp=\\n
             p/x $rsp
             echo cr3=\\n

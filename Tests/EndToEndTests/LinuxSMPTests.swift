@@ -26,13 +26,7 @@ struct LinuxSMPTests {
         let stopAt = try #require(
             s.stdout.split(separator: " ").first.flatMap { UInt64($0, radix: 16) },
             "kallsyms.py: \(s.stdout)\(s.stderr)")
-        let script = """
-            hbreak *0x\(String(stopAt, radix: 16))
-            python import time; t0 = time.time()
-            continue
-            python print("seconds-to-setup_per_cpu_areas=%.1f" % (time.time() - t0))
-            echo rip=\\n
-            p/x $rip
+        let script = runTo("setup_per_cpu_areas", at: stopAt) + """
             info threads
             thread 2
             echo ap-rip=\\n

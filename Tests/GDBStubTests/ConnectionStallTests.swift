@@ -39,6 +39,17 @@ struct ConnectionStallTests {
         }
     }
 
+    /// The session ended no sooner than the deadline, as a detach: breakpoints gone, one line saying why.
+    static func expectDropped(_ s: Served, since started: ContinuousClock.Instant, _ line: String) {
+        #expect(s.server.join(seconds: 5), "a stalled client held the session")
+        let took = ContinuousClock.now - started
+        #expect(took >= Self.stall, "dropped after \(took), before the deadline")
+        #expect(s.end == .detached)
+        #expect(s.target.breakpoints.isEmpty)
+        #expect(s.target.detachCount == 1)
+        #expect(s.diagnostics == [line])
+    }
+
     /// `m1000,800` many times over: 4 KiB of hex a reply, far more than the socket holds.
     static func memoryRequests(_ count: Int) -> String {
         String(repeating: framed("m1000,800"), count: count)
@@ -50,16 +61,7 @@ struct ConnectionStallTests {
         let started = ContinuousClock.now
         s.gdb.write(Self.memoryRequests(100))
         // gdb reads nothing from here on.
-        #expect(s.server.join(seconds: 5), "a stalled reader held the session")
-        let took = ContinuousClock.now - started
-        #expect(took >= Self.stall, "dropped after \(took), before the deadline")
-        #expect(s.end == .detached)
-        #expect(s.target.breakpoints.isEmpty)
-        #expect(s.target.detachCount == 1)
-        #expect(
-            s.diagnostics == [
-                "kvmstub: gdb took no reply bytes for 0.3 s; dropping the connection as if it had detached"
-            ])
+        Self.expectDropped(s, since: started, "kvmstub: gdb took no reply bytes for 0.3 s; dropping the connection as if it had detached")
     }
 
     @Test func aGDBThatReadsSlowlyButSteadilyIsServedInFull() throws {
@@ -110,16 +112,8 @@ struct ConnectionStallTests {
         #expect(s.gdb.exchange("Z0,1040,1", expecting: "+$OK#9a") == "+$OK#9a")
         let started = ContinuousClock.now
         s.gdb.write("$m1000,")
-        #expect(s.server.join(seconds: 5), "a half packet held the session")
-        let took = ContinuousClock.now - started
-        #expect(took >= Self.stall, "dropped after \(took), before the deadline")
-        #expect(s.end == .detached)
-        #expect(s.target.breakpoints.isEmpty)
-        #expect(s.target.detachCount == 1)
-        #expect(
-            s.diagnostics == [
-                "kvmstub: gdb sent part of a packet, then nothing for 0.3 s; dropping the connection as if it had detached"
-            ])
+        Self.expectDropped(
+            s, since: started, "kvmstub: gdb sent part of a packet, then nothing for 0.3 s; dropping the connection as if it had detached")
     }
 
     @Test func aPacketTrickledInSlowerThanTheTimeoutInAllIsAnswered() throws {
