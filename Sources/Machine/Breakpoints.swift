@@ -2,13 +2,14 @@ import GDBStub
 
 /// How `Z0` is served on this host, chosen once at start-up by `SoftwareBreakpointProbe`.
 public enum SoftwareBreakpointStrategy: String, Sendable {
-    /// int3 (0xCC) in guest memory with KVM_GUESTDBG_USE_SW_BP: the kernel turns the #BP into KVM_EXIT_DEBUG.
-    /// What real KVM does, and QEMU relies on.
+    /// int3 (0xCC) in guest memory with KVM_GUESTDBG_USE_SW_BP: the kernel turns the #BP into KVM_EXIT_DEBUG —
+    /// what real KVM does, and QEMU relies on — or, where CPL0 code is emulated (kvm_pvm), KVM_RUN stops on the
+    /// int3 with an emulation failure (Machine+EmulatorGaps.swift). Either way the exit reaches kvmstub.
     case int3
-    /// For hosts that accept USE_SW_BP but let the guest take its own #BP (kvm_pvm): a free debug-register
-    /// slot first (an execute breakpoint, USE_HW_BP); beyond four, HLT (0xF4) in guest memory, which exits to
-    /// userspace for CPL0 code without an in-kernel interrupt controller. kvmstub reports the HLT exit at
-    /// address+1 as the breakpoint and rewinds rip.
+    /// For hosts that let the guest take its own #BP (and real-mode images where the emulator runs int3 through
+    /// the IVT): a free debug-register slot first (an execute breakpoint, USE_HW_BP); beyond four, HLT (0xF4) in
+    /// guest memory, which exits to userspace for CPL0 code without an in-kernel interrupt controller. kvmstub
+    /// reports the HLT exit at address+1 as the breakpoint and rewinds rip.
     case hardwareThenHalt = "hw-then-hlt"
 }
 
