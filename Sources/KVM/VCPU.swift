@@ -168,6 +168,15 @@ public final class VCPU: @unchecked Sendable {
         CPUIDFeature(name: "SMAP", function: 7, index: 0, register: 1, bit: 20, linuxNumber: 9 * 32 + 20),
         CPUIDFeature(name: "CLWB", function: 7, index: 0, register: 1, bit: 24, linuxNumber: 9 * 32 + 24),
         CPUIDFeature(name: "RDTSCP", function: 0x8000_0001, index: 0, register: 3, bit: 27, linuxNumber: 1 * 32 + 27),
+        // SIMD beyond SSE2 (no SSE arithmetic in the emulator, nor LDMXCSR): Linux's in-kernel users (blake2s in
+        // the random driver at the first initcalls, crypto, crc) check these before kernel_fpu_begin, and take
+        // their generic C code without them. (AVX and later go with `noxsave`.)
+        CPUIDFeature(name: "PCLMULQDQ", function: 1, index: 0, register: 2, bit: 1, linuxNumber: 4 * 32 + 1),
+        CPUIDFeature(name: "SSSE3", function: 1, index: 0, register: 2, bit: 9, linuxNumber: 4 * 32 + 9),
+        CPUIDFeature(name: "SSE4.1", function: 1, index: 0, register: 2, bit: 19, linuxNumber: 4 * 32 + 19),
+        CPUIDFeature(name: "SSE4.2", function: 1, index: 0, register: 2, bit: 20, linuxNumber: 4 * 32 + 20),
+        CPUIDFeature(name: "AES", function: 1, index: 0, register: 2, bit: 25, linuxNumber: 4 * 32 + 25),
+        CPUIDFeature(name: "SHA", function: 7, index: 0, register: 1, bit: 29, linuxNumber: 9 * 32 + 29),
     ]
 
     /// `KVM_SET_CPUID2` with the entries the host supports, less the `hiding` features.
