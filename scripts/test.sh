@@ -22,6 +22,23 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# A kernel with the MP-table parser for LinuxSMPTests.twoCPUsFromTheMPTable (Debian's cloud kernel has none):
+# the generic image of the same ABI, unpacked (not installed: no initramfs hooks) into .build-kernels.
+if [ -z "${KVMSTUB_MPPARSE_KERNEL:-}" ] && ! ls /boot/vmlinuz-*-amd64 2>/dev/null | grep -qv -- '-cloud-amd64$'; then
+    cloud=$(ls /boot/vmlinuz-*-cloud-amd64 | sort | tail -1)
+    abi=${cloud#/boot/vmlinuz-}
+    abi=${abi%-cloud-amd64}
+    dir=.build-kernels/$abi
+    if [ ! -e "$dir/boot/vmlinuz-$abi-amd64" ]; then
+        echo "downloading linux-image-$abi-amd64-unsigned (unpacked into $dir, for the MP-table test)"
+        mkdir -p "$dir"
+        fetch() { (cd "$dir" && apt-get download -qq "linux-image-$abi-amd64-unsigned" >/dev/null 2>&1); }
+        fetch || { apt-get update -qq && fetch; }
+        dpkg-deb -x "$dir"/linux-image-*.deb "$dir" && rm -f "$dir"/linux-image-*.deb
+    fi
+    export KVMSTUB_MPPARSE_KERNEL=$PWD/$dir/boot/vmlinuz-$abi-amd64
+fi
+
 bash examples/build.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
