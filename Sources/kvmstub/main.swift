@@ -308,6 +308,7 @@ func infoCommand(_ args: [String]) -> Never {
     print("SET_GUEST_DEBUG2 flags:  0x\(String(caps.guestDebugFlags, radix: 16)) \(flags.joined(separator: " "))")
     print("BLOCKIRQ:                \(yes(caps.blockIRQ))")
     print("DEBUGREGS:               \(yes(caps.debugRegs))")
+    print("KVMCLOCK_CTRL:           \(caps.kvmclockControl ? "yes (the guest is told of stops of 1 s or more)" : "no")")
     print("vCPUs:                   \(caps.recommendedVCPUs) recommended, \(caps.maxVCPUs) max")
     do {
         let vm = try kvm.createVM()
