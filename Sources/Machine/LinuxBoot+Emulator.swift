@@ -13,7 +13,12 @@ extension LinuxBoot {
 
 extension Machine {
     /// Does this machine hide the emulator's gaps from Linux (CPUID, command line)?
-    var hidesEmulatorGapsFromLinux: Bool { configuration.linuxPlatform && watchpointStrategy == .singleStep }
+    var hidesEmulatorGapsFromLinux: Bool { Self.hidesEmulatorGaps(configuration, watchpointStrategy) }
+
+    /// For `init`, before `self` is whole: a Linux guest on a host whose probe found CPL0 code emulated.
+    static func hidesEmulatorGaps(_ configuration: MachineConfiguration, _ watchpoints: WatchpointStrategy) -> Bool {
+        configuration.linuxPlatform && watchpoints == .singleStep
+    }
 
     /// The command line the kernel gets: the user's, plus those of `LinuxBoot.emulatorParameters` it lacks on such
     /// a host. A `clearcpuid=` of the user's own gets these numbers added to it (the kernel reads one list).

@@ -178,7 +178,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
             // whose instructions KVM's emulator lacks (VCPU.emulatorMissing).
             try vcpu.setCPUID(
                 fromSupportedOf: kvm,
-                hiding: configuration.linuxPlatform && watchpointStrategy == .singleStep ? VCPU.emulatorMissing : [])
+                hiding: Self.hidesEmulatorGaps(configuration, watchpointStrategy) ? VCPU.emulatorMissing : [])
             _ = ckvm_unblock_all_in_run(vcpu.fd)
             contexts.append(
                 VCPUContext(vcpu: vcpu, table: table, syncRegs: syncRegs, xsave: layout, useXSAVE: capabilities.xsave))
