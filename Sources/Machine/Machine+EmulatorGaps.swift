@@ -36,7 +36,8 @@ extension Machine {
             try skipAndInject(ctx, rip: rip, length: 1, vector: 3)
             ctx.lastExit = "INTERNAL_ERROR (int3: #BP given to the guest)"
         case 0x9B:
-            let fsw = try ctx.registers.read(registerTable.register(named: "fstat")!.regnum) ?? []
+            guard let fstat = registerTable.register(named: "fstat") else { return nil }  // no x87 state offered
+            let fsw = try ctx.registers.read(fstat.regnum) ?? []
             try ctx.registers.ensure(.x86Sregs)
             // ES: an unmasked x87 exception waits for the next FWAIT; with CR0.NE it is #MF (without, the CPU
             // signals FERR# to an interrupt controller instead, which this machine does not model).
