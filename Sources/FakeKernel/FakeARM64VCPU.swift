@@ -19,7 +19,7 @@ import Registers
 /// - Z/P/FFR values are always 2048/256 bits: a get zero-fills above the vector length, a set ignores those bytes.
 /// A buffer whose size is not KVM_REG_SIZE(id) is EINVAL here (the real kernel would copy KVM_REG_SIZE bytes
 /// whatever the caller meant).
-public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU {
+public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
     public let counter = IoctlCounter()
     public let architectureName = "arm64"
     public let trapInstruction = ARM64ID.breakpointInstruction
@@ -112,16 +112,11 @@ public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU {
     // MARK: ONE_REG
 
     public func getOneReg(_ id: UInt64, into value: UnsafeMutableRawBufferPointer) throws(KVMError) {
-        counter.record("KVM_GET_ONE_REG")
-        let bytes = try access(
-            OneRegID(rawValue: id), bufferSize: value.count, write: nil, operation: "KVM_GET_ONE_REG")
-        for (i, b) in bytes.enumerated() { value[i] = b }
+        try fakeGetOneReg(id, into: value)
     }
 
     public func setOneReg(_ id: UInt64, from value: UnsafeRawBufferPointer) throws(KVMError) {
-        counter.record("KVM_SET_ONE_REG")
-        _ = try access(
-            OneRegID(rawValue: id), bufferSize: value.count, write: Array(value), operation: "KVM_SET_ONE_REG")
+        try fakeSetOneReg(id, from: value)
     }
 
     public func regList() throws(KVMError) -> [UInt64] {
@@ -158,7 +153,7 @@ public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU {
     }
 
     /// One ONE_REG access: returns the value (a get) or stores `write` (a set).
-    private func access(_ id: OneRegID, bufferSize: Int, write: [UInt8]?, operation: String) throws(KVMError) -> [UInt8]
+    func access(_ id: OneRegID, bufferSize: Int, write: [UInt8]?, operation: String) throws(KVMError) -> [UInt8]
     {
         func fail(_ e: Int32) -> KVMError { fakeError(operation, id.rawValue, e) }
         guard initialized else { throw fail(ENOEXEC) }

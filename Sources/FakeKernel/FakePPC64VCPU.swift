@@ -11,7 +11,7 @@ import Registers
 /// a CPU without VSX are ENXIO; KVM_GET_REG_LIST is not implemented on powerpc (EINVAL). FPR n and VSR n share
 /// storage (`fp.fpr[n][0..1]`): FPR n is the doubleword at TS_FPROFFSET (1 on little-endian). A buffer whose size
 /// is not KVM_REG_SIZE(id) is EINVAL here.
-public final class FakePPC64VCPU: PPC64VCPUDevice, FakeVCPU {
+public final class FakePPC64VCPU: PPC64VCPUDevice, FakeVCPU, FakeOneRegStore {
     public let counter = IoctlCounter()
     public let architectureName = "ppc64"
     public let trapInstruction = PPCID.breakpointInstruction
@@ -51,19 +51,14 @@ public final class FakePPC64VCPU: PPC64VCPUDevice, FakeVCPU {
     }
 
     public func getOneReg(_ id: UInt64, into value: UnsafeMutableRawBufferPointer) throws(KVMError) {
-        counter.record("KVM_GET_ONE_REG")
-        let bytes = try access(
-            OneRegID(rawValue: id), bufferSize: value.count, write: nil, operation: "KVM_GET_ONE_REG")
-        for (i, b) in bytes.enumerated() { value[i] = b }
+        try fakeGetOneReg(id, into: value)
     }
 
     public func setOneReg(_ id: UInt64, from value: UnsafeRawBufferPointer) throws(KVMError) {
-        counter.record("KVM_SET_ONE_REG")
-        _ = try access(
-            OneRegID(rawValue: id), bufferSize: value.count, write: Array(value), operation: "KVM_SET_ONE_REG")
+        try fakeSetOneReg(id, from: value)
     }
 
-    private func access(_ id: OneRegID, bufferSize: Int, write: [UInt8]?, operation: String) throws(KVMError) -> [UInt8]
+    func access(_ id: OneRegID, bufferSize: Int, write: [UInt8]?, operation: String) throws(KVMError) -> [UInt8]
     {
         func fail(_ e: Int32) -> KVMError { fakeError(operation, id.rawValue, e) }
         guard id.arch == OneRegID.archPPC, bufferSize == id.byteSize, id.archSpecific >> 32 == 0 else {

@@ -1,5 +1,6 @@
 import Glibc
 import KVM
+import Registers
 
 // The FakeKernel module is a FAKE KERNEL FOR TESTS. There is no arm64 or ppc64 KVM on the x86 machines this
 // project runs on, so this module stands in for one: in-memory vCPUs behind the same ioctl surface the real
@@ -27,6 +28,26 @@ public protocol FakeVCPU: OneRegDevice {
     /// The fake's KVM_RUN: a step moves pc on by 4; a continue moves it to the first trap word in `memory` at or
     /// after pc (the instructions between stand for code that ran), or reports `.running` if there is none.
     func run(singleStep: Bool, memory: FakeRAM) throws(KVMError) -> FakeExit
+}
+
+/// KVM_GET_ONE_REG / KVM_SET_ONE_REG as both fakes serve them: counted, then `access` applies the kernel's rules
+/// for the ID (ENOENT, EINVAL for a wrong size) and reads or writes the fake's register store. FAKE: for tests only.
+protocol FakeOneRegStore: AnyObject {
+    var counter: IoctlCounter { get }
+    func access(_ id: OneRegID, bufferSize: Int, write: [UInt8]?, operation: String) throws(KVMError) -> [UInt8]
+}
+
+extension FakeOneRegStore {
+    func fakeGetOneReg(_ id: UInt64, into value: UnsafeMutableRawBufferPointer) throws(KVMError) {
+        counter.record("KVM_GET_ONE_REG")
+        let bytes = try access(OneRegID(rawValue: id), bufferSize: value.count, write: nil, operation: "KVM_GET_ONE_REG")
+        for (i, b) in bytes.enumerated() { value[i] = b }
+    }
+
+    func fakeSetOneReg(_ id: UInt64, from value: UnsafeRawBufferPointer) throws(KVMError) {
+        counter.record("KVM_SET_ONE_REG")
+        _ = try access(OneRegID(rawValue: id), bufferSize: value.count, write: Array(value), operation: "KVM_SET_ONE_REG")
+    }
 }
 
 /// The fake target's guest memory: one flat range of bytes, guest-virtual = guest-physical. FAKE: for tests only.
