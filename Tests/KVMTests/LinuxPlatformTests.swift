@@ -6,17 +6,7 @@ import Testing
 
 @Suite(.enabled(if: kvmAvailable, "needs /dev/kvm"))
 struct LinuxPlatformTests {
-    func linuxMachine(_ code: [UInt8]) throws -> Machine {
-        var config = MachineConfiguration()
-        config.memorySize = 4 << 20
-        config.linuxPlatform = true
-        config.serialFD = open("/dev/null", O_WRONLY)
-        let machine = try Machine(configuration: config)
-        try machine.loadFlat(code, at: 0x10000)
-        machine.start(running: false)
-        _ = machine.attach()
-        return machine
-    }
+    func linuxMachine(_ code: [UInt8]) throws -> Machine { try makeMachine(code, linuxPlatform: true) }
 
     /// In-kernel irqchip and PIT come up, and the 16550A keeps its scratch register (Linux's first probe).
     @Test func platformAndUARTScratchRegister() throws {

@@ -11,10 +11,11 @@ let kvmAvailable: Bool = access("/dev/kvm", R_OK | W_OK) == 0
 /// A machine running `code` at 0x10000, stopped, with a debugger attached.
 func makeMachine(
     _ code: [UInt8], syncRegs: Bool = true, strategy: SoftwareBreakpointStrategy? = nil,
-    watchpoints: WatchpointStrategy? = nil, irqChip: Bool = false
+    watchpoints: WatchpointStrategy? = nil, irqChip: Bool = false, linuxPlatform: Bool = false
 ) throws -> Machine {
     var config = MachineConfiguration()
     config.inKernelIRQChip = irqChip
+    config.linuxPlatform = linuxPlatform
     config.watchpointStrategy = watchpoints
     config.memorySize = 4 << 20
     config.useSyncRegs = syncRegs
