@@ -19,45 +19,22 @@ static const unsigned long CKVM_GET_API_VERSION = KVM_GET_API_VERSION;
 static const unsigned long CKVM_CREATE_VM = KVM_CREATE_VM;
 static const unsigned long CKVM_CHECK_EXTENSION = KVM_CHECK_EXTENSION;
 static const unsigned long CKVM_GET_VCPU_MMAP_SIZE = KVM_GET_VCPU_MMAP_SIZE;
-static const unsigned long CKVM_GET_MSR_INDEX_LIST = KVM_GET_MSR_INDEX_LIST;
-static const unsigned long CKVM_GET_SUPPORTED_CPUID = KVM_GET_SUPPORTED_CPUID;
 
 // VM ioctls.
 static const unsigned long CKVM_CREATE_VCPU = KVM_CREATE_VCPU;
 static const unsigned long CKVM_SET_USER_MEMORY_REGION = KVM_SET_USER_MEMORY_REGION;
-static const unsigned long CKVM_SET_TSS_ADDR = KVM_SET_TSS_ADDR;
-static const unsigned long CKVM_SET_IDENTITY_MAP_ADDR = KVM_SET_IDENTITY_MAP_ADDR;
 static const unsigned long CKVM_CREATE_IRQCHIP = KVM_CREATE_IRQCHIP;
-static const unsigned long CKVM_CREATE_PIT2 = KVM_CREATE_PIT2;
 static const unsigned long CKVM_IRQ_LINE = KVM_IRQ_LINE;
 static const unsigned long CKVM_GET_MP_STATE = KVM_GET_MP_STATE;
 static const unsigned long CKVM_SET_MP_STATE = KVM_SET_MP_STATE;
 static const uint32_t CKVM_MP_STATE_RUNNABLE = KVM_MP_STATE_RUNNABLE;
-static const unsigned int CKVM_PIT_SPEAKER_DUMMY = KVM_PIT_SPEAKER_DUMMY;
 
 // vCPU ioctls.
 static const unsigned long CKVM_RUN = KVM_RUN;
-static const unsigned long CKVM_GET_REGS = KVM_GET_REGS;
-static const unsigned long CKVM_SET_REGS = KVM_SET_REGS;
-static const unsigned long CKVM_GET_SREGS = KVM_GET_SREGS;
-static const unsigned long CKVM_SET_SREGS = KVM_SET_SREGS;
-static const unsigned long CKVM_GET_FPU = KVM_GET_FPU;
-static const unsigned long CKVM_SET_FPU = KVM_SET_FPU;
-static const unsigned long CKVM_GET_XSAVE = KVM_GET_XSAVE;
-static const unsigned long CKVM_SET_XSAVE = KVM_SET_XSAVE;
-static const unsigned long CKVM_GET_DEBUGREGS = KVM_GET_DEBUGREGS;
-static const unsigned long CKVM_SET_DEBUGREGS = KVM_SET_DEBUGREGS;
-static const unsigned long CKVM_GET_MSRS = KVM_GET_MSRS;
-static const unsigned long CKVM_SET_MSRS = KVM_SET_MSRS;
 static const unsigned long CKVM_GET_ONE_REG = KVM_GET_ONE_REG;
 static const unsigned long CKVM_SET_ONE_REG = KVM_SET_ONE_REG;
 static const unsigned long CKVM_GET_REG_LIST = KVM_GET_REG_LIST;
 static const unsigned long CKVM_SET_GUEST_DEBUG = KVM_SET_GUEST_DEBUG;
-static const unsigned long CKVM_SET_CPUID2 = KVM_SET_CPUID2;
-static const unsigned long CKVM_GET_VCPU_EVENTS = KVM_GET_VCPU_EVENTS;
-static const unsigned long CKVM_SET_VCPU_EVENTS = KVM_SET_VCPU_EVENTS;
-static const unsigned long CKVM_INTERRUPT = KVM_INTERRUPT;
-static const unsigned long CKVM_KVMCLOCK_CTRL = KVM_KVMCLOCK_CTRL;
 
 // Capabilities.
 static const int CKVM_CAP_ONE_REG = KVM_CAP_ONE_REG;
@@ -66,8 +43,6 @@ static const int CKVM_CAP_SET_GUEST_DEBUG = KVM_CAP_SET_GUEST_DEBUG;
 static const int CKVM_CAP_SET_GUEST_DEBUG2 = KVM_CAP_SET_GUEST_DEBUG2;
 static const int CKVM_CAP_NR_VCPUS = KVM_CAP_NR_VCPUS;
 static const int CKVM_CAP_MAX_VCPUS = KVM_CAP_MAX_VCPUS;
-static const int CKVM_CAP_DEBUGREGS = KVM_CAP_DEBUGREGS;
-static const int CKVM_CAP_XSAVE = KVM_CAP_XSAVE;
 static const int CKVM_CAP_IMMEDIATE_EXIT = KVM_CAP_IMMEDIATE_EXIT;
 static const int CKVM_CAP_KVMCLOCK_CTRL = KVM_CAP_KVMCLOCK_CTRL;
 static const int CKVM_CAP_USER_MEMORY = KVM_CAP_USER_MEMORY;
@@ -75,10 +50,8 @@ static const int CKVM_CAP_USER_MEMORY = KVM_CAP_USER_MEMORY;
 // Guest debug control flags.
 static const uint32_t CKVM_GUESTDBG_ENABLE = KVM_GUESTDBG_ENABLE;
 static const uint32_t CKVM_GUESTDBG_SINGLESTEP = KVM_GUESTDBG_SINGLESTEP;
+// USE_SW_BP is the same bit on x86 and arm64 (each <asm/kvm.h> defines it); the rest are per architecture.
 static const uint32_t CKVM_GUESTDBG_USE_SW_BP = KVM_GUESTDBG_USE_SW_BP;
-static const uint32_t CKVM_GUESTDBG_USE_HW_BP = KVM_GUESTDBG_USE_HW_BP;
-static const uint32_t CKVM_GUESTDBG_INJECT_BP = KVM_GUESTDBG_INJECT_BP;
-static const uint32_t CKVM_GUESTDBG_BLOCKIRQ = KVM_GUESTDBG_BLOCKIRQ;
 
 // Exit reasons.
 static const uint32_t CKVM_EXIT_UNKNOWN = KVM_EXIT_UNKNOWN;
@@ -97,11 +70,6 @@ static const uint32_t CKVM_EXIT_SET_TPR = KVM_EXIT_SET_TPR;
 static const uint8_t CKVM_EXIT_IO_IN = KVM_EXIT_IO_IN;
 static const uint8_t CKVM_EXIT_IO_OUT = KVM_EXIT_IO_OUT;
 
-// kvm_run->kvm_valid_regs / kvm_dirty_regs bits (KVM_CAP_SYNC_REGS).
-static const uint64_t CKVM_SYNC_X86_REGS = KVM_SYNC_X86_REGS;
-static const uint64_t CKVM_SYNC_X86_SREGS = KVM_SYNC_X86_SREGS;
-static const uint64_t CKVM_SYNC_X86_EVENTS = KVM_SYNC_X86_EVENTS;
-
 // The ONE_REG ID fields (include/uapi/linux/kvm.h).
 static const uint64_t CKVM_REG_ARCH_MASK = KVM_REG_ARCH_MASK;
 static const uint64_t CKVM_REG_X86 = KVM_REG_X86;
@@ -110,38 +78,17 @@ static const uint64_t CKVM_REG_PPC = KVM_REG_PPC;
 static const uint64_t CKVM_REG_SIZE_MASK = KVM_REG_SIZE_MASK;
 static const int CKVM_REG_SIZE_SHIFT = KVM_REG_SIZE_SHIFT;
 
-// x86 MSRs through ONE_REG arrived in Linux 6.18 (arch/x86/include/uapi/asm/kvm.h); Debian 12's headers
-// predate it, so the encoding is spelled out here: KVM_REG_X86 | size | type << 32 | index.
-#ifndef KVM_X86_REG_TYPE_MSR
-#define KVM_X86_REG_TYPE_MSR 2
-#endif
-static const uint64_t CKVM_X86_REG_TYPE_MSR = KVM_X86_REG_TYPE_MSR;
-
-// The layout the Swift side relies on when it reads the shared kvm_run page and the bulk structs.
-_Static_assert(sizeof(struct kvm_regs) == 144, "struct kvm_regs");
-_Static_assert(sizeof(struct kvm_segment) == 24, "struct kvm_segment");
-_Static_assert(offsetof(struct kvm_sregs, cr0) == 8 * 24 + 2 * 16, "kvm_sregs.cr0");
-_Static_assert(sizeof(struct kvm_fpu) == 416, "struct kvm_fpu");
-_Static_assert(offsetof(struct kvm_fpu, xmm) == 152, "kvm_fpu.xmm");
-_Static_assert(sizeof(struct kvm_guest_debug) == 72, "struct kvm_guest_debug");
-
-static inline size_t ckvm_run_sync_regs_offset(void) { return offsetof(struct kvm_run, s.regs); }
 static inline size_t ckvm_run_io_offset(void) { return offsetof(struct kvm_run, io); }
 
 // The shared kvm_run page. Its exit data sit in an anonymous union that Swift imports only under generated
 // names, so these accessors name the fields; each is a single load or address computation.
 static inline uint32_t ckvm_run_exit_reason(const struct kvm_run *r) { return r->exit_reason; }
 static inline void ckvm_run_set_immediate_exit(struct kvm_run *r, uint8_t v) { r->immediate_exit = v; }
-static inline uint8_t ckvm_run_if_flag(const struct kvm_run *r) { return r->if_flag; }
 static inline uint8_t ckvm_run_io_direction(const struct kvm_run *r) { return r->io.direction; }
 static inline uint8_t ckvm_run_io_size(const struct kvm_run *r) { return r->io.size; }
 static inline uint16_t ckvm_run_io_port(const struct kvm_run *r) { return r->io.port; }
 static inline uint32_t ckvm_run_io_count(const struct kvm_run *r) { return r->io.count; }
 static inline uint8_t *ckvm_run_io_data(struct kvm_run *r) { return (uint8_t *)r + r->io.data_offset; }
-static inline uint32_t ckvm_run_debug_exception(const struct kvm_run *r) { return r->debug.arch.exception; }
-static inline uint64_t ckvm_run_debug_pc(const struct kvm_run *r) { return r->debug.arch.pc; }
-static inline uint64_t ckvm_run_debug_dr6(const struct kvm_run *r) { return r->debug.arch.dr6; }
-static inline uint64_t ckvm_run_debug_dr7(const struct kvm_run *r) { return r->debug.arch.dr7; }
 static inline uint64_t ckvm_run_mmio_phys_addr(const struct kvm_run *r) { return r->mmio.phys_addr; }
 static inline uint8_t *ckvm_run_mmio_data(struct kvm_run *r) { return r->mmio.data; }
 static inline uint32_t ckvm_run_mmio_len(const struct kvm_run *r) { return r->mmio.len; }
@@ -154,15 +101,6 @@ static inline uint32_t ckvm_run_system_event_type(const struct kvm_run *r) { ret
 static inline uint32_t ckvm_run_exception_number(const struct kvm_run *r) { return r->ex.exception; }
 static inline __u64 *ckvm_run_valid_regs(struct kvm_run *r) { return &r->kvm_valid_regs; }
 static inline __u64 *ckvm_run_dirty_regs(struct kvm_run *r) { return &r->kvm_dirty_regs; }
-static inline struct kvm_regs *ckvm_run_sync_regs(struct kvm_run *r) { return &r->s.regs.regs; }
-static inline struct kvm_sregs *ckvm_run_sync_sregs(struct kvm_run *r) { return &r->s.regs.sregs; }
-
-// CPUID, for the XSAVE layout (leaf 0xD gives each state component's offset in the standard format that
-// KVM_GET_XSAVE uses). The instruction has no Swift spelling.
-#include <cpuid.h>
-static inline void ckvm_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) {
-    __cpuid_count(leaf, sub, out[0], out[1], out[2], out[3]);
-}
 
 // arm64 and powerpc vCPU ioctls for the ONE_REG backends (KVM/VCPU+OneRegDevice.swift). Built for that
 // architecture, <linux/kvm.h> has them. Elsewhere the structs they encode are not declared (struct kvm_vcpu_init
@@ -171,10 +109,13 @@ static inline void ckvm_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) {
 // powerpc its own (dir bits 31-29, READ = 2, WRITE = 4; size 28-16). On this build they are never issued.
 #if defined(__aarch64__)
 static const unsigned long CKVM_ARM_VCPU_INIT = KVM_ARM_VCPU_INIT;
+static const unsigned long CKVM_ARM_PREFERRED_TARGET = KVM_ARM_PREFERRED_TARGET;
 static const unsigned long CKVM_ARM_VCPU_FINALIZE = KVM_ARM_VCPU_FINALIZE;
 #else
-// _IOW(KVMIO, 0xae, struct kvm_vcpu_init) with sizeof(struct kvm_vcpu_init) == 32; _IOW(KVMIO, 0xc2, int).
+// _IOW(KVMIO, 0xae, struct kvm_vcpu_init) with sizeof(struct kvm_vcpu_init) == 32; _IOR(KVMIO, 0xaf, struct
+// kvm_vcpu_init) (a VM ioctl); _IOW(KVMIO, 0xc2, int).
 static const unsigned long CKVM_ARM_VCPU_INIT = (1UL << 30) | (32UL << 16) | (KVMIO << 8) | 0xae;
+static const unsigned long CKVM_ARM_PREFERRED_TARGET = (2UL << 30) | (32UL << 16) | (KVMIO << 8) | 0xaf;
 static const unsigned long CKVM_ARM_VCPU_FINALIZE = (1UL << 30) | (4UL << 16) | (KVMIO << 8) | 0xc2;
 #endif
 #if defined(__powerpc64__)
@@ -190,7 +131,6 @@ static inline int ckvm_irq_line(int vmfd, uint32_t irq, uint32_t level) {
     struct kvm_irq_level l = { .irq = irq, .level = level };
     return ioctl(vmfd, KVM_IRQ_LINE, &l);
 }
-static inline size_t ckvm_reg_list_size(uint64_t n) { return sizeof(struct kvm_reg_list) + n * sizeof(uint64_t); }
 
 // fcntl(2) is variadic too, and F_SETOWN_EX/F_SETSIG need _GNU_SOURCE, which a Swift-imported header should
 // not define: so the SIGIO routing that lets input on gdb's socket interrupt a KVM_RUN on the session's thread
@@ -216,9 +156,104 @@ static inline int ckvm_unblock_all_in_run(int vcpu_fd) {
     return ioctl(vcpu_fd, KVM_SET_SIGNAL_MASK, &mask);
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+// ---- x86 only. On another architecture <linux/kvm.h> brings that architecture's <asm/kvm.h>: these
+// structs are not declared there (kvm_xsave, kvm_debugregs, kvm_msrs, kvm_cpuid2, the sync-regs page) or are
+// other structs under the same name (kvm_regs, kvm_sregs, kvm_fpu, kvm_vcpu_events, kvm_guest_debug_arch).
+// The Swift that uses them is under `#if arch(x86_64)`.
+static const unsigned long CKVM_GET_MSR_INDEX_LIST = KVM_GET_MSR_INDEX_LIST;
+static const unsigned long CKVM_GET_SUPPORTED_CPUID = KVM_GET_SUPPORTED_CPUID;
+static const unsigned long CKVM_SET_TSS_ADDR = KVM_SET_TSS_ADDR;
+static const unsigned long CKVM_SET_IDENTITY_MAP_ADDR = KVM_SET_IDENTITY_MAP_ADDR;
+static const unsigned long CKVM_CREATE_PIT2 = KVM_CREATE_PIT2;
+static const unsigned int CKVM_PIT_SPEAKER_DUMMY = KVM_PIT_SPEAKER_DUMMY;
+static const unsigned long CKVM_GET_REGS = KVM_GET_REGS;
+static const unsigned long CKVM_SET_REGS = KVM_SET_REGS;
+static const unsigned long CKVM_GET_SREGS = KVM_GET_SREGS;
+static const unsigned long CKVM_SET_SREGS = KVM_SET_SREGS;
+static const unsigned long CKVM_GET_FPU = KVM_GET_FPU;
+static const unsigned long CKVM_SET_FPU = KVM_SET_FPU;
+static const unsigned long CKVM_GET_XSAVE = KVM_GET_XSAVE;
+static const unsigned long CKVM_SET_XSAVE = KVM_SET_XSAVE;
+static const unsigned long CKVM_GET_DEBUGREGS = KVM_GET_DEBUGREGS;
+static const unsigned long CKVM_SET_DEBUGREGS = KVM_SET_DEBUGREGS;
+static const unsigned long CKVM_GET_MSRS = KVM_GET_MSRS;
+static const unsigned long CKVM_SET_MSRS = KVM_SET_MSRS;
+static const unsigned long CKVM_SET_CPUID2 = KVM_SET_CPUID2;
+static const unsigned long CKVM_GET_VCPU_EVENTS = KVM_GET_VCPU_EVENTS;
+static const unsigned long CKVM_SET_VCPU_EVENTS = KVM_SET_VCPU_EVENTS;
+static const unsigned long CKVM_INTERRUPT = KVM_INTERRUPT;
+static const unsigned long CKVM_KVMCLOCK_CTRL = KVM_KVMCLOCK_CTRL;
+// <linux/kvm.h> numbers these two only where __KVM_HAVE_DEBUGREGS / __KVM_HAVE_XSAVE (x86).
+static const int CKVM_CAP_DEBUGREGS = KVM_CAP_DEBUGREGS;
+static const int CKVM_CAP_XSAVE = KVM_CAP_XSAVE;
+static const uint32_t CKVM_GUESTDBG_USE_HW_BP = KVM_GUESTDBG_USE_HW_BP;
+static const uint32_t CKVM_GUESTDBG_INJECT_BP = KVM_GUESTDBG_INJECT_BP;
+static const uint32_t CKVM_GUESTDBG_BLOCKIRQ = KVM_GUESTDBG_BLOCKIRQ;
+
+// kvm_run->kvm_valid_regs / kvm_dirty_regs bits (KVM_CAP_SYNC_REGS).
+static const uint64_t CKVM_SYNC_X86_REGS = KVM_SYNC_X86_REGS;
+static const uint64_t CKVM_SYNC_X86_SREGS = KVM_SYNC_X86_SREGS;
+static const uint64_t CKVM_SYNC_X86_EVENTS = KVM_SYNC_X86_EVENTS;
+
+// x86 MSRs through ONE_REG arrived in Linux 6.18 (arch/x86/include/uapi/asm/kvm.h); Debian 12's headers
+// predate it, so the encoding is spelled out here: KVM_REG_X86 | size | type << 32 | index.
+#ifndef KVM_X86_REG_TYPE_MSR
+#define KVM_X86_REG_TYPE_MSR 2
+#endif
+static const uint64_t CKVM_X86_REG_TYPE_MSR = KVM_X86_REG_TYPE_MSR;
+
+// The layout the Swift side relies on when it reads the shared kvm_run page and the bulk structs.
+_Static_assert(sizeof(struct kvm_regs) == 144, "struct kvm_regs");
+_Static_assert(sizeof(struct kvm_segment) == 24, "struct kvm_segment");
+_Static_assert(offsetof(struct kvm_sregs, cr0) == 8 * 24 + 2 * 16, "kvm_sregs.cr0");
+_Static_assert(sizeof(struct kvm_fpu) == 416, "struct kvm_fpu");
+_Static_assert(offsetof(struct kvm_fpu, xmm) == 152, "kvm_fpu.xmm");
+_Static_assert(sizeof(struct kvm_guest_debug) == 72, "struct kvm_guest_debug");
+
+static inline size_t ckvm_run_sync_regs_offset(void) { return offsetof(struct kvm_run, s.regs); }
+static inline uint8_t ckvm_run_if_flag(const struct kvm_run *r) { return r->if_flag; }
+static inline uint32_t ckvm_run_debug_exception(const struct kvm_run *r) { return r->debug.arch.exception; }
+static inline uint64_t ckvm_run_debug_pc(const struct kvm_run *r) { return r->debug.arch.pc; }
+static inline uint64_t ckvm_run_debug_dr6(const struct kvm_run *r) { return r->debug.arch.dr6; }
+static inline uint64_t ckvm_run_debug_dr7(const struct kvm_run *r) { return r->debug.arch.dr7; }
+static inline struct kvm_regs *ckvm_run_sync_regs(struct kvm_run *r) { return &r->s.regs.regs; }
+static inline struct kvm_sregs *ckvm_run_sync_sregs(struct kvm_run *r) { return &r->s.regs.sregs; }
+
+// CPUID, for the XSAVE layout (leaf 0xD gives each state component's offset in the standard format that
+// KVM_GET_XSAVE uses). The instruction has no Swift spelling.
+#include <cpuid.h>
+static inline void ckvm_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) {
+    __cpuid_count(leaf, sub, out[0], out[1], out[2], out[3]);
+}
+
 // Variable-length ioctl arguments (a count followed by a flexible array) are sized here.
 static inline size_t ckvm_msrs_size(uint32_t n) { return sizeof(struct kvm_msrs) + n * sizeof(struct kvm_msr_entry); }
 static inline size_t ckvm_msr_list_size(uint32_t n) { return sizeof(struct kvm_msr_list) + n * sizeof(uint32_t); }
 static inline size_t ckvm_cpuid2_size(uint32_t n) { return sizeof(struct kvm_cpuid2) + n * sizeof(struct kvm_cpuid_entry2); }
+#endif  // x86
+
+#if defined(__aarch64__)
+// ---- arm64 only (arch/arm64/include/uapi/asm/kvm.h).
+// KVM_GUESTDBG_USE_HW: hardware breakpoints and watchpoints from kvm_guest_debug_arch's dbg_bcr/bvr/wcr/wvr.
+static const uint32_t CKVM_GUESTDBG_USE_HW = KVM_GUESTDBG_USE_HW;
+static const int CKVM_ARM_MAX_DBG_REGS = KVM_ARM_MAX_DBG_REGS;
+_Static_assert(sizeof(struct kvm_vcpu_init) == 32, "struct kvm_vcpu_init");
+_Static_assert(sizeof(struct kvm_guest_debug) == 8 + 4 * 16 * 8, "struct kvm_guest_debug (arm64)");
+// KVM_EXIT_DEBUG on arm64: the ESR_EL2 syndrome (its class in bits 31-26) and FAR for a watchpoint.
+static inline uint32_t ckvm_run_debug_hsr(const struct kvm_run *r) { return r->debug.arch.hsr; }
+static inline uint64_t ckvm_run_debug_far(const struct kvm_run *r) { return r->debug.arch.far; }
+// KVM_EXIT_SYSTEM_EVENT's data (PSCI: the reset type); ndata arrived in Linux 5.18 (flags before it).
+static inline uint64_t ckvm_run_system_event_data0(const struct kvm_run *r) { return r->system_event.data[0]; }
+#endif  // arm64
+
+// Capabilities the arm64 backend asks about; <linux/kvm.h> numbers them on every architecture.
+static const int CKVM_CAP_ARM_SVE = KVM_CAP_ARM_SVE;
+static const int CKVM_CAP_ARM_PSCI_0_2 = KVM_CAP_ARM_PSCI_0_2;
+static const int CKVM_CAP_GUEST_DEBUG_HW_BPS = KVM_CAP_GUEST_DEBUG_HW_BPS;
+static const int CKVM_CAP_GUEST_DEBUG_HW_WPS = KVM_CAP_GUEST_DEBUG_HW_WPS;
+
+// Variable-length ioctl arguments (a count followed by a flexible array) are sized here.
+static inline size_t ckvm_reg_list_size(uint64_t n) { return sizeof(struct kvm_reg_list) + n * sizeof(uint64_t); }
 
 #endif
