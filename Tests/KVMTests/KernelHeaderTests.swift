@@ -32,8 +32,16 @@ import Testing
 
             """
         try source.write(to: dir.appendingPathComponent("ids.c"), atomically: true, encoding: .utf8)
+        // Only the kernel's uapi directories of the cross tree: where a cross compiler is installed, that tree also
+        // holds its C library's headers, and the host's gcc must keep its own <stdio.h>.
+        let kernelHeaders = dir.appendingPathComponent("include")
+        try FileManager.default.createDirectory(at: kernelHeaders, withIntermediateDirectories: true)
+        for sub in ["linux", "asm", "asm-generic"] {
+            try FileManager.default.createSymbolicLink(
+                at: kernelHeaders.appendingPathComponent(sub), withDestinationURL: URL(fileURLWithPath: include + "/" + sub))
+        }
         let exe = dir.appendingPathComponent("ids").path
-        let cc = try runTool(Self.gcc!, ["-I", include, "-o", exe, dir.appendingPathComponent("ids.c").path])
+        let cc = try runTool(Self.gcc!, ["-I", kernelHeaders.path, "-o", exe, dir.appendingPathComponent("ids.c").path])
         try #require(cc.status == 0, "gcc failed:\n\(cc.output)")
         let out = try runTool(exe, [])
         try #require(out.status == 0)
@@ -129,6 +137,7 @@ import Testing
             ("KVM_ARM_TARGET_GENERIC_V8", "KVM_ARM_TARGET_GENERIC_V8", UInt64(kvmARMTargetGenericV8)),
             ("KVM_ARM_VCPU_INIT", "KVM_ARM_VCPU_INIT", UInt64(CKVM_ARM_VCPU_INIT)),
             ("KVM_ARM_VCPU_FINALIZE", "KVM_ARM_VCPU_FINALIZE", UInt64(CKVM_ARM_VCPU_FINALIZE)),
+            ("KVM_ARM_PREFERRED_TARGET", "KVM_ARM_PREFERRED_TARGET", UInt64(CKVM_ARM_PREFERRED_TARGET)),
             ("KVM_GET_REG_LIST", "KVM_GET_REG_LIST", UInt64(CKVM_GET_REG_LIST)),
         ]
         for (name, macro, value) in constants {
