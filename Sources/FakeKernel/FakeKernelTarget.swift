@@ -164,7 +164,7 @@ public final class FakeKernelTarget: DebugTarget {
         let exit: FakeExit
         do {
             try registers.flushBeforeRun()
-            exit = try vcpu.run(singleStep: action == .step, memory: memory)
+            exit = try vcpu.run(singleStep: action.steps, memory: memory)
             registers.invalidateAfterRun()
         } catch {
             throw failed(error)

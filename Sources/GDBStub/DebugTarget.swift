@@ -35,6 +35,19 @@ public struct StopEvent: Sendable, Equatable {
 public enum ResumeAction: Sendable, Equatable {
     case `continue`
     case step
+    /// `vCont;r START,END`: step once, then keep stepping while pc stays in `range` (START inclusive, END
+    /// exclusive), and report one stop: `.stepped` when pc leaves the range or lands on a breakpoint gdb
+    /// inserted (gdb then reports that breakpoint, as after a plain step), or whatever else would have stopped
+    /// a single step (a watchpoint, a fault, Ctrl-C). An empty range (START == END) is exactly one step.
+    case rangeStep(Range<UInt64>)
+
+    /// Whether the vCPU runs one instruction at a time (a step, or the steps of a range).
+    public var steps: Bool {
+        switch self {
+        case .continue: false
+        case .step, .rangeStep: true
+        }
+    }
 }
 
 public enum ResumeResult: Sendable, Equatable {
@@ -113,6 +126,10 @@ public protocol DebugTarget: AnyObject {
     /// Writes guest-virtual memory; all or nothing.
     func writeMemory(at address: UInt64, bytes: [UInt8], thread: Int) throws(TargetError)
 
+    /// The target runs `.rangeStep` itself (`vCont?` lists `r`, and gdb's `next` and `step` then cost one round
+    /// trip a line). A target without it is never sent one: the session makes any `vCont;r` a single step.
+    var supportsRangeStepping: Bool { get }
+
     /// The `Z` kinds this target implements; `qSupported` (hwbreak+, swbreak+) follows from it.
     var supportedBreakpointKinds: Set<BreakpointKind> { get }
     func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError)
@@ -157,6 +174,7 @@ public protocol DebugTarget: AnyObject {
 }
 
 extension DebugTarget {
+    public var supportsRangeStepping: Bool { false }
     public func watchForInterrupts(on fd: Int32?) {}
     public var memoryMap: [MemoryRegion] { [] }
     public func textSegmentAddress() -> UInt64? { nil }

@@ -53,6 +53,7 @@ extension Session {
     func vPacket(_ packet: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
         if packet.equals(Name.vContQuery) {
             appendASCII("vCont;c;C;s;S")
+            if target.supportsRangeStepping { appendASCII(";r") }
             return .reply
         }
         if let rest = packet.dropping(Name.vCont), rest.first == UInt8(ascii: ";") { return try vCont(rest) }

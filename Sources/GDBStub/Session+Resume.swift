@@ -1,7 +1,7 @@
 import RSP
 import Registers
 
-/// `c`, `s`, `C`, `S`, `vCont`: resuming, and the stop replies that end a run.
+/// `c`, `s`, `C`, `S`, `vCont` (with `r`, range stepping): resuming, and the stop replies that end a run.
 ///
 /// Signals (`C`, `S`, `vCont;C`/`S`) are accepted and ignored: a vCPU has no pending-signal state to deliver them
 /// to, and gdb only passes one on when the user asks for it (`signal SIGINT`), after a stop we reported ourselves.
@@ -50,8 +50,20 @@ extension Session {
                 let signalEnd = rest.firstIndex(of: UInt8(ascii: ":")) ?? rest.endIndex
                 _ = try hexNumber(rest[rest.startIndex..<signalEnd])
                 rest = rest[signalEnd...]
+            case UInt8(ascii: "r"):
+                // `rSTART,END`: a target without range stepping never offered it, and a single step is a valid
+                // (degenerate) answer, so gdb is not refused should it send one anyway.
+                let rangeEnd = rest.firstIndex(of: UInt8(ascii: ":")) ?? rest.endIndex
+                guard let (start, end) = rest[rest.startIndex..<rangeEnd].split(at: UInt8(ascii: ",")) else {
+                    throw .malformed
+                }
+                let low = try hexNumber(start)
+                let high = try hexNumber(end)
+                guard low <= high else { throw .malformed }
+                action = target.supportsRangeStepping ? .rangeStep(low..<high) : .step
+                rest = rest[rangeEnd...]
             default:
-                // `t` (non-stop) and `r` (range stepping) are not in our `vCont?` reply.
+                // `t` (non-stop) is not in our `vCont?` reply.
                 throw .malformed
             }
             var thread = -1
@@ -78,8 +90,8 @@ extension Session {
         case .continue:
             if let thread = continueThread { return try resume([thread: .continue], others: nil) }
             return try resume([:], others: .continue)
-        case .step:
-            return try resume([continueThread ?? generalThread: .step], others: nil)
+        case .step, .rangeStep:
+            return try resume([continueThread ?? generalThread: action], others: nil)
         }
     }
 

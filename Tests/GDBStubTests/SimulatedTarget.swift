@@ -3,8 +3,9 @@ import Glibc
 import Registers
 
 /// A `DebugTarget` in memory, over the x86-64 table: two vCPUs, registers with a fixed pattern (some unreadable),
-/// memory with a hole, breakpoint bookkeeping, and a "CPU" whose step adds 1 to rip and whose continue runs to
-/// the next inserted breakpoint. Every call the session makes is recorded.
+/// memory with a hole, breakpoint bookkeeping, and a "CPU" whose step adds 1 to rip, whose range step
+/// (`vCont;r`) steps so while rip stays in the range and meets no breakpoint, and whose continue runs to the next
+/// inserted breakpoint. Every call the session makes is recorded.
 ///
 /// `@unchecked Sendable` only so the socket test can hand it to the thread running the session; the session
 /// still makes every call from that one thread.
@@ -22,6 +23,9 @@ final class SimulatedTarget: DebugTarget, @unchecked Sendable {
     static let unreadable: Set<Int> = [15, 24]
 
     var supportedBreakpointKinds: Set<BreakpointKind> = [.software, .hardware, .writeWatchpoint]
+    var supportsRangeStepping = false
+    /// When true, a range step runs until interrupted (a loop that never leaves its line): `.running`.
+    var rangeStepsNeverEnd = false
     struct Breakpoint: Hashable {
         let kind: BreakpointKind
         let address: UInt64
@@ -155,10 +159,17 @@ final class SimulatedTarget: DebugTarget, @unchecked Sendable {
 
     func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult {
         resumeCalls.append((actions, otherThreads))
-        if let (thread, _) = actions.sorted(by: { $0.key < $1.key }).first(where: { $0.value == .step })
-            ?? (otherThreads == .step ? (1, .step) : nil)
+        if let (thread, action) = actions.sorted(by: { $0.key < $1.key }).first(where: { $0.value.steps })
+            ?? otherThreads.flatMap({ $0.steps ? (1, $0) : nil })
         {
+            if case .rangeStep = action, rangeStepsNeverEnd {
+                running = true
+                return .running
+            }
             setPC(thread, pc(thread) + 1)
+            if case .rangeStep(let range) = action {
+                while range.contains(pc(thread)) && !codeBreakpoint(at: pc(thread)) { setPC(thread, pc(thread) + 1) }
+            }
             return .stopped(StopEvent(thread: thread, reason: .stepped))
         }
         let thread = actions.keys.sorted().first ?? 1
@@ -181,6 +192,10 @@ final class SimulatedTarget: DebugTarget, @unchecked Sendable {
         }
         notify(event)
         return .running
+    }
+
+    func codeBreakpoint(at address: UInt64) -> Bool {
+        breakpoints.contains { ($0.kind == .software || $0.kind == .hardware) && $0.address == address }
     }
 
     /// Stops a running target from outside (a guest fault, the exit port) as the machine's vCPU thread would.
