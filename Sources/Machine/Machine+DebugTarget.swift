@@ -188,7 +188,11 @@ extension Machine {
         for (i, ctx) in contexts.enumerated() {
             guard let action = actions[i + 1] ?? otherThreads else { continue }
             let command = RunCommand(
-                action: action, debug: debugState(step: action == .step || !watches.isEmpty), steppedWatches: watches)
+                action: action, debug: debugState(step: action.steps || !watches.isEmpty), steppedWatches: watches)
+            if case .rangeStep = action {
+                ctx.rangeSteps.resumes += 1
+                ctx.rangeSteps.lastSteps = 0
+            }
             commands.append((ctx, command))
         }
         // A single step of the only vCPU that moves runs right here, on the thread that answers the packet:
@@ -250,7 +254,10 @@ extension Machine {
         control.unlock()
         notifier.drain()
         pauseClock.allStopped(contexts.indices)
-        for ctx in contexts { ctx.statsBase = ctx.vcpu.counter.snapshot() }
+        for ctx in contexts {
+            ctx.statsBase = ctx.vcpu.counter.snapshot()
+            ctx.rangeSteps = RangeStepCount()
+        }
         return stop
     }
 
@@ -269,6 +276,9 @@ extension Machine {
     }
 
     public func watchForInterrupts(on fd: Int32?) { interruptFD = fd }
+
+    /// `vCont;r` runs here (Machine+RangeStep.swift).
+    public var supportsRangeStepping: Bool { true }
 
     public func threadExtraInfo(_ thread: Int) -> String? {
         guard let ctx = try? context(thread) else { return nil }

@@ -8,7 +8,7 @@ extension Machine {
 
     public var monitorHelp: [String] {
         [
-            "sync-stats [reset]  ioctls per request type since attach, and the register groups valid/dirty now",
+            "sync-stats [reset]  ioctls per request type since attach, the register groups valid/dirty now, vCont;r steps",
             "breakpoints         inserted breakpoints and watchpoints, and how Z0 is served on this host",
             "translate ADDR      walk the page tables for a guest-virtual address, level by level",
             "vcpus               the state and last exit of each vCPU",
@@ -43,13 +43,17 @@ extension Machine {
     private func syncStats(reset: Bool) -> String {
         var out = ""
         for ctx in contexts {
-            if reset { ctx.statsBase = ctx.vcpu.counter.snapshot() }
+            if reset {
+                ctx.statsBase = ctx.vcpu.counter.snapshot()
+                ctx.rangeSteps = RangeStepCount()
+            }
             let counts = ctx.vcpu.counter.since(ctx.statsBase)
             let file = ctx.registers
             out += "vCPU \(ctx.vcpu.index): valid=\(name(file.valid)) dirty=\(name(file.dirty))"
             out += ctx.backend.syncRegs ? " (REGS and SREGS come back in kvm_run: KVM_CAP_SYNC_REGS)\n" : "\n"
             if counts.isEmpty { out += "  no ioctls since attach\n" }
             for (k, v) in counts.sorted(by: { $0.key < $1.key }) { out += "  \(k) \(v)\n" }
+            if let ranges = ctx.rangeSteps.report { out += ranges }
         }
         return out
     }

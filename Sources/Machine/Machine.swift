@@ -60,6 +60,8 @@ final class VCPUContext: @unchecked Sendable {
     var translations: [UInt64: UInt64] = [:]
     /// The counter snapshot at attach, for `monitor sync-stats`.
     var statsBase: [String: Int] = [:]
+    /// What `vCont;r` did since then (Machine+RangeStep.swift).
+    var rangeSteps = RangeStepCount()
 
     init(vcpu: VCPU, table: RegisterTable, syncRegs: Bool, xsave: RegisterTable.XSAVELayout?, useXSAVE: Bool) {
         self.vcpu = vcpu
@@ -334,7 +336,11 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         var blocked = sigset_t()
         sigemptyset(&blocked)
         sigaddset(&blocked, VCPUSignal.number)
-        if command.action == .continue {
+        var routed = false
+        if case .rangeStep = command.action {
+            // Its runs are single steps: the socket is peeked between them (Machine+RangeStep.swift).
+            command.interruptFD = interruptFD
+        } else if command.action == .continue {
             // Input on gdb's socket raises the kick signal in this thread (O_ASYNC, F_SETOWN_EX). It is blocked
             // here and unblocked only inside KVM_RUN (KVM_SET_SIGNAL_MASK), so one that arrives before the
             // ioctl ends it at once instead of being lost.
@@ -345,9 +351,10 @@ public final class Machine: DebugTarget, @unchecked Sendable {
                 return nil
             }
             command.interruptFD = fd
+            routed = true
         }
         defer {
-            if let fd = command.interruptFD {
+            if routed, let fd = command.interruptFD {
                 _ = ckvm_route_input_signal(fd, 0, 0)
                 pthread_sigmask(SIG_UNBLOCK, &blocked, nil)  // a pending kick meets the no-op handler
             }
@@ -409,7 +416,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
                 }
                 ctx.finishedInstruction = false
                 var handled = try handleExit(ctx)
-                if handled == nil, ctx.finishedInstruction, command.action == .step { handled = .stop(.stepped) }
+                if handled == nil, ctx.finishedInstruction, command.action.steps { handled = .stop(.stepped) }
                 guard let outcome = handled else { continue }
                 if case .stop(.stepped) = outcome, !command.steppedWatches.isEmpty {
                     for (i, w) in command.steppedWatches.enumerated() {
@@ -418,6 +425,10 @@ public final class Machine: DebugTarget, @unchecked Sendable {
                         watched[i] = now
                     }
                     if command.action == .continue { continue }
+                }
+                if case .stop(.stepped) = outcome, case .rangeStep(let range) = command.action {
+                    if let end = try rangeStepEnds(ctx, range, interruptFD: command.interruptFD) { return end }
+                    continue
                 }
                 return outcome
             }
