@@ -49,7 +49,7 @@ public final class FakeKernelTarget: DebugTarget {
         switch architecture {
         case .arm64(let vl):
             let cpu = FakeARM64VCPU()
-            try ARM64Backend.initializeVCPU(cpu, sveVectorLength: vl)
+            try ARM64Backend.initializeVCPU(cpu, target: cpu.preferredTarget, sveVectorLength: vl)
             typealias O = ARM64ID.CoreOffset
             try cpu.setOneReg(ARM64ID.core(offset: O.pc, byteSize: 8), littleEndianBytes(memoryBase))
             try cpu.setOneReg(ARM64ID.core(offset: O.spEL1, byteSize: 8), littleEndianBytes(top))

@@ -6,7 +6,10 @@ import Registers
 /// `struct kvm_regs` and the ONE_REG IDs of the FP, VSX and AltiVec state, with the rules of
 /// arch/powerpc/kvm/powerpc.c and book3s.c. It holds values; it executes nothing.
 ///
-/// The rules it keeps (each the real kernel's): any ONE_REG ID it does not serve — another architecture, an
+/// The rules it keeps (each the real kernel's; those `onereg-probe --rules` asks are recorded, as POWER KVM-HV
+/// answered them in the ppc64 rig, in rig/probes/ppc64.rules, and FakeKernelRulesTests holds this fake to them): a
+/// new vCPU has MSR 0x1000 (ME only: big-endian, 32-bit mode until the guest's code says otherwise) and VSCR 0;
+/// any ONE_REG ID it does not serve — another architecture, an
 /// unknown index, a known index with another size — is EINVAL (powerpc answers EINVAL, not ENOENT); the VSR IDs on
 /// a CPU without VSX are ENXIO; KVM_GET_REG_LIST is not implemented on powerpc (EINVAL). FPR n and VSR n share
 /// storage (`fp.fpr[n][0..1]`): FPR n is the doubleword at TS_FPROFFSET (1 on little-endian). A buffer whose size
@@ -23,14 +26,13 @@ public final class FakePPC64VCPU: PPC64VCPUDevice, FakeVCPU, FakeOneRegStore {
     public private(set) var fp = [[UInt8]](repeating: [UInt8](repeating: 0, count: 16), count: 32)
     public private(set) var fpscr: UInt64 = 0
     public private(set) var vr = [[UInt8]](repeating: [UInt8](repeating: 0, count: 16), count: 32)
-    public private(set) var vscr: UInt32 = 0x0001_0000  // NJ, as the kernel resets it
+    public private(set) var vscr: UInt32 = 0
     public private(set) var vrsave: UInt32 = 0
 
     public init(hasVSX: Bool = true) {
         self.hasVSX = hasVSX
-        // MSR_SF | MSR_LE: a 64-bit little-endian guest.
-        regs.replaceSubrange(
-            PPCID.RegsOffset.msr..<PPCID.RegsOffset.msr + 8, with: littleEndianBytes(UInt64(0x8000_0000_0000_0001)))
+        // MSR_ME, what kvmppc_core_vcpu_create (HV) leaves: a VMM sets SF and LE for a 64-bit little-endian guest.
+        regs.replaceSubrange(PPCID.RegsOffset.msr..<PPCID.RegsOffset.msr + 8, with: littleEndianBytes(UInt64(0x1000)))
     }
 
     public func getPPCRegs(into out: UnsafeMutableRawBufferPointer) throws(KVMError) {

@@ -61,8 +61,9 @@ public final class ARM64Backend: RegisterBackend {
     /// KVM_ARM_VCPU_FINALIZE): init with the SVE feature, then write `KVM_REG_ARM64_SVE_VLS` — the host's set cut
     /// at the wanted length (the kernel refuses to hide a length below the maximum) — then finalize SVE. Only then
     /// are the Z/P/FFR registers accessible (EPERM before) and the vCPU runnable; VLS is read-only after.
+    /// `target` is what the VM's KVM_ARM_PREFERRED_TARGET answered: no fixed target is right on every host.
     public static func initializeVCPU(
-        _ device: some ARM64VCPUDevice, target: UInt32 = kvmARMTargetGenericV8, sveVectorLength: Int?,
+        _ device: some ARM64VCPUDevice, target: UInt32, sveVectorLength: Int?,
         features: [Int] = [ARM64VCPUFeature.psci0_2]
     ) throws(KVMError) {
         var bits = features

@@ -46,11 +46,13 @@ extension OneRegDevice {
 /// `KVM_ARM_VCPU_*` feature bits of `struct kvm_vcpu_init` (arch/arm64/include/uapi/asm/kvm.h).
 public enum ARM64VCPUFeature {
     public static let powerOff: Int = 0
+    public static let el1_32bit: Int = 1
     public static let psci0_2: Int = 2
     public static let sve: Int = 4
 }
 
-/// `KVM_ARM_TARGET_GENERIC_V8`, what KVM_ARM_PREFERRED_TARGET answers on most hosts.
+/// `KVM_ARM_TARGET_GENERIC_V8`, what KVM_ARM_PREFERRED_TARGET answers on most hosts — never to be assumed: Linux
+/// 6.1 on a Cortex-A57 answers KVM_ARM_VCPU_INIT with target 5 EINVAL. Ask the VM (KVM_ARM_PREFERRED_TARGET).
 public let kvmARMTargetGenericV8: UInt32 = 5
 
 /// `Array.withUnsafeMutableBytes` rethrows untyped errors; these keep `KVMError`.

@@ -53,6 +53,8 @@ public enum ARM64ID {
     public static let ffr = OneRegID(arch: OneRegID.archARM64, byteSize: 32, rest: sve | 0x600)
     /// `KVM_REG_ARM64_SVE_VLS`: U512, bit (vq - 1) set for each vector length vq × 128 bits the vCPU offers.
     public static let vectorLengths = OneRegID(arch: OneRegID.archARM64, byteSize: 64, rest: sve | 0xffff)
+    /// `KVM_REG_ARM_PSCI_VERSION` (KVM_REG_ARM_FW_REG(0)): the PSCI version the guest is offered.
+    public static let psciVersion = OneRegID(arch: OneRegID.archARM64, byteSize: 8, rest: firmware | 0)
 
     /// `ARM64_SYS_REG(op0, op1, CRn, CRm, op2)`: U64.
     public static func sysreg(_ op0: Int, _ op1: Int, _ crn: Int, _ crm: Int, _ op2: Int) -> OneRegID {
@@ -199,7 +201,10 @@ extension RegisterTable {
             "SPSR_EL1", 64, "uint64", sys, ARM64ID.core(offset: O.spsrEL1, byteSize: 8), .arm64SysRegs,
             gdbGroup: "system")
         var seen = Set(list.registers.map(\.name))
-        for id in systemRegisters.sorted() where id.byteSize == 8 {
+        // ZCR_EL1 exists only with SVE: a vCPU without it answers ENOENT (the arm64 rig's probe found the table
+        // listing it there).
+        let zcr = ARM64ID.sysreg(3, 0, 1, 2, 0)
+        for id in systemRegisters.sorted() where id.byteSize == 8 && (sveVectorLength != nil || id != zcr) {
             guard let name = ARM64SystemRegister.name(of: id), seen.insert(name).inserted else { continue }
             list.add(name, 64, "uint64", sys, id, .arm64SysRegs, gdbGroup: "system")
         }

@@ -25,7 +25,7 @@ import Testing
     }
 
     func rig(_ vl: Int?, cpu: FakeARM64VCPU = FakeARM64VCPU()) throws -> Rig {
-        try ARM64Backend.initializeVCPU(cpu, sveVectorLength: vl)
+        try ARM64Backend.initializeVCPU(cpu, target: cpu.preferredTarget, sveVectorLength: vl)
         let backend = try ARM64Backend(device: cpu, sveVectorLength: vl)
         cpu.counter.reset()
         return Rig(cpu: cpu, backend: backend, file: RegisterFile(backend: backend))
@@ -40,7 +40,7 @@ import Testing
 
     @Test func sveSetUpIsInitThenVLSThenFinalize() throws {
         let cpu = FakeARM64VCPU()
-        try ARM64Backend.initializeVCPU(cpu, sveVectorLength: 512)
+        try ARM64Backend.initializeVCPU(cpu, target: cpu.preferredTarget, sveVectorLength: 512)
         #expect(
             cpu.counter.snapshot() == [
                 "KVM_ARM_VCPU_INIT": 1, "KVM_GET_ONE_REG": 1, "KVM_SET_ONE_REG": 1, "KVM_ARM_VCPU_FINALIZE": 1,
@@ -53,7 +53,7 @@ import Testing
     @Test func aLengthTheHostLacksIsRefused() throws {
         let cpu = FakeARM64VCPU(hostVectorLengths: [128, 256, 512])
         #expect {
-            try ARM64Backend.initializeVCPU(cpu, sveVectorLength: 1024)
+            try ARM64Backend.initializeVCPU(cpu, target: cpu.preferredTarget, sveVectorLength: 1024)
         } throws: { error in
             let e = error as! KVMError
             return e.errno == EINVAL && "\(e)".contains("no 1024-bit SVE vector length (it offers [128, 256, 512])")
@@ -68,7 +68,7 @@ import Testing
             return nil
         }
         #expect(errno { _ = try cpu.getOneReg(ARM64ID.core(offset: O.pc, byteSize: 8)) } == ENOEXEC)  // before INIT
-        try cpu.armVCPUInit(target: kvmARMTargetGenericV8, features: [1 << UInt32(ARM64VCPUFeature.sve)])
+        try cpu.armVCPUInit(target: cpu.preferredTarget, features: [1 << UInt32(ARM64VCPUFeature.sve)])
         #expect(errno { _ = try cpu.getOneReg(ARM64ID.zreg(0)) } == EPERM)  // before FINALIZE
         #expect(errno { _ = try cpu.getOneReg(ARM64ID.ffr) } == EPERM)
         #expect(errno { _ = try cpu.regList() } == EPERM)
@@ -103,9 +103,10 @@ import Testing
         #expect(errno { _ = try r.cpu.getOneReg(OneRegID(rawValue: 0x6020_0000_0013_c080)) } == ENOENT)  // SCTLR as U32
         #expect(errno { _ = try r.cpu.getOneReg(ARM64ID.zreg(0)) } == ENOENT)  // no SVE on this vCPU
         #expect(errno { _ = try r.cpu.getOneReg(X86ID.msr(X86MSR.efer)) } == EINVAL)  // another architecture
-        #expect(errno { try r.cpu.setOneReg(self.pstate, [0x10, 0, 0, 0, 0, 0, 0, 0]) } == EINVAL)  // AArch32 mode
+        // AArch32 SVC on a 64-bit EL1 (AArch32 User is allowed where the host has AArch32 EL0: the real kernel said so).
+        #expect(errno { try r.cpu.setOneReg(self.pstate, [0x13, 0, 0, 0, 0, 0, 0, 0]) } == EINVAL)
         // A second KVM_ARM_VCPU_INIT cannot add SVE:
-        #expect(errno { try r.cpu.armVCPUInit(target: kvmARMTargetGenericV8, features: [1 << 4]) } == EINVAL)
+        #expect(errno { try r.cpu.armVCPUInit(target: r.cpu.preferredTarget, features: [1 << 4]) } == EINVAL)
         let list = try r.cpu.regList().map(OneRegID.init(rawValue:))
         #expect(list.contains(ARM64ID.core(offset: O.v(31), byteSize: 16)))
         #expect(list.contains(ARM64ID.core(offset: O.fpcr, byteSize: 4)))
@@ -230,7 +231,7 @@ import Testing
 
     @Test func aRegisterTheKernelRefusesIsNilNotZero() throws {
         let cpu = FakeARM64VCPU()
-        try ARM64Backend.initializeVCPU(cpu, sveVectorLength: nil)
+        try ARM64Backend.initializeVCPU(cpu, target: cpu.preferredTarget, sveVectorLength: nil)
         let missing = ARM64ID.sysreg(3, 0, 15, 15, 7)  // the table lists it, this vCPU does not
         let table = RegisterTable.arm64(
             sveVectorLength: nil, systemRegisters: ARM64SystemRegister.commonIDs + [missing])

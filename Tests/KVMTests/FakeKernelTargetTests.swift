@@ -50,7 +50,7 @@ import Testing
     @Test func aRefusedPstateIsAnErrorNotASilentChange() throws {
         let t = try FakeKernelTarget(.arm64(sveVectorLength: nil))
         let cpsr = t.registerTable.register(named: "cpsr")!.regnum
-        try t.writeRegister(cpsr, value: [0x10, 0, 0, 0], thread: 1)  // AArch32 user mode: the kernel says EINVAL …
+        try t.writeRegister(cpsr, value: [0x13, 0, 0, 0], thread: 1)  // AArch32 SVC on a 64-bit EL1: EINVAL …
         #expect(throws: TargetError.self) { _ = try t.resume([1: .step], otherThreads: nil) }  // … when it is flushed
         #expect(throws: TargetError.self) { _ = try t.resume([1: .step], otherThreads: nil) }  // and again: not dropped
         try t.writeRegister(cpsr, value: [0xc4, 0x03, 0, 0], thread: 1)  // EL1t: fine

@@ -104,10 +104,19 @@ import Testing
     }
 
     @Test func everyNamedSystemRegisterIsInTheDefaultTable() {
-        let t = RegisterTable.arm64(sveVectorLength: nil)
+        let t = RegisterTable.arm64(sveVectorLength: 128)
         for r in ARM64SystemRegister.named {
             #expect(t.register(named: r.name)?.id == ARM64ID.sysreg(r.op0, r.op1, r.crn, r.crm, r.op2), "\(r.name)")
         }
+    }
+
+    /// Real arm64 KVM answers ZCR_EL1 with ENOENT on a vCPU without SVE (rig/probes/arm64.rules,
+    /// zcr_el1_without_sve): the table without SVE does not offer it, even when asked to.
+    @Test func zcrEL1OnlyWithSVE() {
+        let zcr = ARM64ID.sysreg(3, 0, 1, 2, 0)
+        #expect(RegisterTable.arm64(sveVectorLength: nil).register(named: "ZCR_EL1") == nil)
+        #expect(RegisterTable.arm64(sveVectorLength: nil, systemRegisters: [zcr]).register(named: "ZCR_EL1") == nil)
+        #expect(RegisterTable.arm64(sveVectorLength: 2048).register(named: "ZCR_EL1")?.id == zcr)
     }
 
     @Test func syncGroupsStayApartFromX86s() {
