@@ -15,7 +15,7 @@ let extractedKernel: (vmlinux: String, symbols: [String: UInt64])? = {
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let vmlinux = dir + "/vmlinux"
     guard let r = try? run("/bin/bash", ["scripts/extract-vmlinux.sh", debianKernel, vmlinux]), r.status == 0,
-        let s = try? run("/usr/bin/env", ["python3", "scripts/kallsyms.py", vmlinux, "start_kernel", "pvh_start_xen", "setup_arch"]), s.status == 0
+        let s = try? run("/usr/bin/env", ["python3", "scripts/kallsyms.py", vmlinux, "start_kernel", "pvh_start_xen", "setup_arch", "tsc_early_init"]), s.status == 0
     else { return nil }
     var symbols: [String: UInt64] = [:]
     for line in s.stdout.split(separator: "\n") {
@@ -47,6 +47,11 @@ func debugKernel(
     try ("set pagination off\nset confirm off\nset architecture i386:x86-64\ntarget remote \(socket)\n" + script + "\nkill\n")
         .write(toFile: gdbScript, atomically: true, encoding: .utf8)
     let g = try runWithCleanSignals(gdbPath!, ["-q", "-nx", "-batch", "-x", gdbScript], timeout: timeout)
+    if g.timedOut {
+        Issue.record(
+            "gdb's script had not finished after \(Int(timeout)) s (the guest never reached a breakpoint it waits for?); gdb's output:\n\(g.stdout.suffix(3000))\(g.stderr.suffix(2000))"
+        )
+    }
     for _ in 0..<300 where stub.isRunning { usleep(10_000) }
     if stub.isRunning { stub.terminate() }
     stub.waitUntilExit()
@@ -91,6 +96,7 @@ struct LinuxKernelTests {
         let k = try #require(extractedKernel, "extracting vmlinux from \(debianKernel ?? "?") failed")
         let startKernel = try #require(k.symbols["start_kernel"])
         let setupArch = try #require(k.symbols["setup_arch"])
+        let tscEarlyInit = try #require(k.symbols["tsc_early_init"])
         let script = runTo("start_kernel", at: startKernel) + """
             echo rsp=\\n
             p/x $rsp
@@ -114,6 +120,13 @@ struct LinuxKernelTests {
             echo at-setup_arch=\\n
             p/x $rip
             delete
+            break *0x\(String(tscEarlyInit, radix: 16))
+            continue
+            echo at-tsc_early_init=\\n
+            p/x $rip
+            echo kvmclock-msr=\\n
+            p/x $kvm_system_time
+            delete
             set breakpoint always-inserted off
             python import threading, os, signal; threading.Timer(25, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
             continue
@@ -125,7 +138,7 @@ struct LinuxKernelTests {
         // earlyprintk: the boot console from setup_arch on, so the serial port shows the kernel within seconds.
         // On a host that emulates CPL0 code kvmstub adds noxsave and clearcpuid= itself (LinuxBoot+Emulator.swift).
         let (g, stub, serial) = try debugKernel(
-            k.vmlinux, cmdline: "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr", script: script, timeout: 240)
+            k.vmlinux, cmdline: "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr", script: script, timeout: 600)
         // gdb prints "NAME=\n$1 = 0x…": join the two lines for `printed`.
         let out = g.stdout.replacingOccurrences(of: "=\n$", with: "= $")
         print(g.stdout, g.stderr, stub, "serial (\(serial.utf8.count) bytes):\n\(serial.prefix(3000))")
@@ -149,7 +162,11 @@ struct LinuxKernelTests {
         // Monitor output reaches gdb's stderr in batch mode.
         // A PVH boot is never randomised: the text found in the page tables is where vmlinux was linked.
         #expect(g.stderr.contains("linked at 0xffffffff81000000: KASLR slide 0x0\n"), "\(g.stderr)")
-        // kvmclock is registered in setup_arch: after a 1.5 s stop the guest is told it was paused.
+        // setup_arch registers kvmclock (init_hypervisor_platform → kvmclock_init) just before it calls
+        // tsc_early_init: stopped there, the guest's MSR_KVM_SYSTEM_TIME_NEW has its enable bit. So whatever this
+        // host's speed, after the 1.5 s stop below the guest is told it was paused.
+        #expect(printed("at-tsc_early_init", in: out) == tscEarlyInit, "\(g.stdout)")
+        #expect(printed("kvmclock-msr", in: out).map { $0 & 1 == 1 } == true, "kvmclock not enabled at tsc_early_init: \(g.stdout)")
         #expect(g.stderr.range(of: "vCPU 0: guest told it was paused [1-9]", options: .regularExpression) != nil, "\(g.stderr)")
         #expect(serial.contains("Linux version"), "serial: \(serial.prefix(2000))")
         #expect(serial.contains("Command line: console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr"))

@@ -28,6 +28,8 @@ struct Run {
     let status: Int32
     let stdout: String
     let stderr: String
+    /// The program was still running at the deadline and was terminated.
+    var timedOut = false
 }
 
 /// Runs a program to its end (bounded by `timeout` seconds), capturing its output.
@@ -58,12 +60,13 @@ func run(_ path: String, _ args: [String], environment: [String: String] = [:], 
     }
     let deadline = Date().addingTimeInterval(timeout)
     while p.isRunning && Date() < deadline { usleep(10_000) }
-    if p.isRunning { p.terminate() }
+    let timedOut = p.isRunning
+    if timedOut { p.terminate() }
     p.waitUntilExit()
     group.wait()
     return Run(
         status: p.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
-        stderr: String(decoding: errData.get(), as: UTF8.self))
+        stderr: String(decoding: errData.get(), as: UTF8.self), timedOut: timedOut)
 }
 
 /// `run`, with the program started under a clean signal state: the test runner's threads block signals, and a
