@@ -1,5 +1,6 @@
 # guest: spin
 # run: --no-wait
+# running: spinning
 # exit: 7
 # serial: stopped after
 # gdb attaches to a guest that is already running (no --wait): the stub stops it, as QEMU does.

@@ -28,13 +28,24 @@ clean "$kvmstub" run "$root/examples/build/spin.elf" --gdb "127.0.0.1:$port" --s
 pid=$!
 for _ in $(seq 100); do grep -q "waiting for gdb" "$tmp/stderr" && break; sleep 0.05; done
 g() { (clean timeout -k 5 60 "$gdb" -batch -nx -ex "target remote 127.0.0.1:$port" "$@" "$root/examples/build/spin.elf" 2>&1); }
+# "The guest runs on" never depends on this host's speed: attach, read spins, detach, again, until spins
+# passes $1 (at most 60 s; a guest that stays stopped leaves it at $1 and the check fails).
+spins_above() {
+    local n= deadline=$((SECONDS + 60))
+    while :; do
+        n=$(g -ex 'p spins' -ex 'detach' | sed -n 's/^\$1 = //p')
+        [ "${n:-0}" -gt "$1" ] || [ $SECONDS -ge $deadline ] && break
+        sleep 0.1
+    done
+    echo "${n:-0}"
+}
+# The guest prints "spinning" after its first spin_once.
+for _ in $(seq 1200); do grep -q spinning "$tmp/serial" 2>/dev/null && break; sleep 0.05; done
 
 out1=$(g -ex 'p spins' -ex 'detach')
 n1=$(sed -n 's/^\$1 = //p' <<<"$out1")
 check "first gdb attaches to the running guest (spins=$n1)" test "${n1:-0}" -gt 0
-sleep 0.2
-out2=$(g -ex 'p spins' -ex 'detach')
-n2=$(sed -n 's/^\$1 = //p' <<<"$out2")
+n2=$(spins_above "${n1:-0}")
 check "the guest ran on after detach, and a second gdb attaches (spins=$n2)" test "${n2:-0}" -gt "${n1:-0}"
 
 # A gdb that dies without detaching: its breakpoint must not stay behind, and the guest runs on.
@@ -52,26 +63,25 @@ PY
 check "a second connection is refused while gdb is attached" grep -q 'E01' "$tmp/second"
 { kill -9 "$g3"; wait "$g3"; } 2>/dev/null
 wait "$g3" 2>/dev/null
-sleep 0.3
+# Where g3 stopped the guest: spins no higher than this until kvmstub has noticed g3 is gone.
+n3=$(spins_above "${n2:-0}")
 out4=$(g -ex 'info breakpoints' -ex 'p spins' -ex 'p $pc' -ex 'detach')
 echo "$out4" > "$tmp/out4"
-n4=$(sed -n 's/^\$1 = //p' <<<"$out4")
-check "after a vanished gdb the guest runs on, its breakpoint gone (spins $n2 -> $n4)" \
-    bash -c "grep -q 'No breakpoints' '$tmp/out4' && [ '${n4:-0}' -gt '${n2:-0}' ]"
+n4=$(spins_above "$n3")
+check "after a vanished gdb the guest runs on, its breakpoint gone (spins $n3 -> $n4)" \
+    bash -c "grep -q 'No breakpoints' '$tmp/out4' && [ '${n4:-0}' -gt '${n3:-0}' ]"
 # A gdb that dies while the guest runs (the run is on the session's thread: gdb's socket closing must end it).
-clean "$gdb" -batch -nx -ex "target remote 127.0.0.1:$port" -ex 'continue' "$root/examples/build/spin.elf" \
-    >"$tmp/gdb4" 2>&1 &
+clean "$gdb" -batch -nx -ex "target remote 127.0.0.1:$port" -ex 'python print("resuming", flush=True)' \
+    -ex 'continue' "$root/examples/build/spin.elf" >"$tmp/gdb4" 2>&1 &
 g4=$!
-sleep 0.5
+for _ in $(seq 1200); do grep -q "^resuming" "$tmp/gdb4" 2>/dev/null && break; sleep 0.05; done
+sleep 0.2  # gdb sends its vCont
 { kill -9 "$g4"; wait "$g4"; } 2>/dev/null
-sleep 0.3
-out7=$(g -ex 'p spins' -ex 'detach')
-n7=$(sed -n 's/^\$1 = //p' <<<"$out7")
+n7=$(spins_above "$n4")
 check "a gdb killed while the guest ran: the next gdb attaches (spins $n4 -> $n7)" test "${n7:-0}" -gt "${n4:-0}"
 out5=$(g -ex 'p spins' -ex 'detach')
 n5=$(sed -n 's/^\$1 = //p' <<<"$out5")
-out6=$(g -ex 'p spins' -ex 'detach')
-n6=$(sed -n 's/^\$1 = //p' <<<"$out6")
+n6=$(spins_above "${n5:-0}")
 check "and keeps running between attaches (spins $n5 -> $n6)" test "${n6:-0}" -gt "${n5:-0}"
 check "kvmstub said it refused the second connection" grep -qi 'refus' "$tmp/stderr"
 

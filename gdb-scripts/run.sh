@@ -11,6 +11,8 @@
 #   # run: --no-wait       start the guest running (default: --wait, stopped at its entry); other words are
 #                          more `kvmstub run` flags: --real-mode boots examples/build/NAME.bin (gdb still
 #                          reads NAME.elf for symbols), --gdb-arch x86-64
+#   # running: TEXT        with --no-wait: gdb attaches once the guest's serial output contains TEXT (at most
+#                          60 s, else the script fails), so "the guest ran" never depends on this host's speed
 #   # cpus: N              vCPUs (kvmstub run --cpus N)
 #   # exit: N              kvmstub's exit status (the guest's, through the exit port)
 #   # serial: TEXT         the guest's serial output contains TEXT (any number of these)
@@ -104,7 +106,15 @@ for script in "${scripts[@]}"; do
     elif [ -z "$pid" ]; then
         problems+=("kvmstub did not start: $(cat "$tmp/stderr")")
     else
-        [ -z "$wait_flag" ] && sleep 0.3  # let the guest run before gdb attaches
+        running=$(header running "$script")
+        if [ -n "$running" ]; then  # let the guest get somewhere before gdb attaches
+            for _ in $(seq 1200); do
+                grep -qF -- "$running" "$tmp/serial" 2>/dev/null && break
+                sleep 0.05
+            done
+            grep -qF -- "$running" "$tmp/serial" 2>/dev/null ||
+                problems+=("the guest had not printed \"$running\" 60 s after it started")
+        fi
         (clean_signals timeout -k 5 120 "$script_gdb" -batch -nx -ex "set confirm off" -ex "source $here/lib/check.gdb" \
             "${sources[@]}" -ex "target remote 127.0.0.1:$port" -x "$script" "${image[@]}") >"$tmp/gdb.out" 2>&1
         gdb_status=$?

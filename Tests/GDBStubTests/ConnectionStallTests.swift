@@ -8,6 +8,9 @@ import Testing
 /// holding the guest and the listener for ever. One idle between packets keeps it however long it waits.
 struct ConnectionStallTests {
     static let stall = Duration.milliseconds(300)
+    /// For the tests where gdb is slow but never silent that long: a gap that a busy host stretches tenfold must
+    /// still be shorter than this.
+    static let patientStall = Duration.seconds(1)
 
     /// A session on one end of a socketpair, with this thread as gdb, its diagnostics collected.
     final class Served: @unchecked Sendable {
@@ -20,7 +23,7 @@ struct ConnectionStallTests {
         var server: Background!
 
         /// `sendBuffer` shrinks the stub's socket buffer, so a few replies fill it.
-        init(sendBuffer: Int32? = nil) {
+        init(sendBuffer: Int32? = nil, stall: Duration = ConnectionStallTests.stall) {
             let (stubFD, gdbFD) = socketPair()
             if var size = sendBuffer {
                 _ = setsockopt(stubFD, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -28,7 +31,7 @@ struct ConnectionStallTests {
             self.stubFD = stubFD
             gdb = GDBSocket(fd: gdbFD)
             session = Session(target: target)
-            session.stallTimeout = ConnectionStallTests.stall
+            session.stallTimeout = stall
             session.diagnostics = { [unowned self] in self.diagnostics.append($0) }
             server = Background { [self] in end = session.serve(fd: stubFD) }
         }
@@ -65,11 +68,11 @@ struct ConnectionStallTests {
     }
 
     @Test func aGDBThatReadsSlowlyButSteadilyIsServedInFull() throws {
-        let s = Served(sendBuffer: 8192)
+        let s = Served(sendBuffer: 8192, stall: Self.patientStall)
         let count = 24
         s.gdb.write(Self.memoryRequests(count))
         // 24 replies of 4 KiB through a 16 KiB buffer, read 4 KiB every 60 ms: longer in all than the timeout,
-        // never that long without progress.
+        // never nearly that long without progress.
         let data = (0..<0x800).map { UInt8(truncatingIfNeeded: $0) }
         // The acks for the whole burst come first (it arrives in one read), then the replies.
         let expected =
@@ -78,11 +81,11 @@ struct ConnectionStallTests {
         let started = ContinuousClock.now
         while received.utf8.count < expected.utf8.count {
             usleep(60_000)
-            let chunk = s.gdb.read(min(4096, expected.utf8.count - received.utf8.count), seconds: 2)
+            let chunk = s.gdb.read(min(4096, expected.utf8.count - received.utf8.count), seconds: 10)
             guard !chunk.isEmpty else { break }
             received += chunk
         }
-        #expect(ContinuousClock.now - started > Self.stall)
+        #expect(ContinuousClock.now - started > Self.patientStall)
         let complete = received == expected
         #expect(
             complete,
@@ -117,14 +120,16 @@ struct ConnectionStallTests {
     }
 
     @Test func aPacketTrickledInSlowerThanTheTimeoutInAllIsAnswered() throws {
-        // The deadline counts from the last byte, not from the packet's `$`.
-        let s = Served()
-        let pieces = ["$m10", "00,", "4#", "8", "e"]
-        #expect(framed("m1000,4") == pieces.joined())
+        // The deadline counts from the last byte, not from the packet's `$`: a byte every 100 ms, 1.1 s in all.
+        let s = Served(stall: Self.patientStall)
+        let pieces = framed("m1000,4").map { String($0) }
+        #expect(pieces.count == 11)
+        let started = ContinuousClock.now
         for piece in pieces {
             s.gdb.write(piece)
-            usleep(150_000)
+            usleep(100_000)
         }
+        #expect(ContinuousClock.now - started > Self.patientStall)
         #expect(s.gdb.read(1 + framed("00010203").utf8.count) == "+" + framed("00010203"))
         #expect(s.gdb.exchange("D", expecting: "+$OK#9a") == "+$OK#9a")
         #expect(s.server.join())
@@ -173,7 +178,10 @@ struct GDBServerStallTests {
         defer { first.close() }
         #expect(first.exchange("Z0,1040,1", expecting: "+$OK#9a") == "+$OK#9a")
         first.write("$m1000,")  // and nothing more
-        usleep(600_000)
+        // Dropped after 0.3 s of silence: wait for the drop itself (at most 60 s), not for a fixed time.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while target.detachCount == 0 && ContinuousClock.now < deadline { usleep(10_000) }
+        #expect(target.detachCount == 1, "the stalled gdb was not dropped within 60 s")
 
         let second = try #require(connectTCP(port: port))
         defer { second.close() }

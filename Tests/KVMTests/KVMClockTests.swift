@@ -42,7 +42,8 @@ struct KVMClockTests {
     }
 
     @Test func aShortStopCostsNoIoctlAndTellsNothing() throws {
-        let (flags, m) = try flagsAfterAStop(of: 1000, threshold: 1_000_000_000)
+        // A 1 ms stop against a 60 s threshold: however long this busy host takes between the stop and the continue.
+        let (flags, m) = try flagsAfterAStop(of: 1000, threshold: 60_000_000_000)
         #expect(flags & Self.pvclockGuestStopped == 0, "flags 0x\(String(flags, radix: 16))")
         #expect(m.counter(thread: 1)["KVM_KVMCLOCK_CTRL"] == 0)
     }
