@@ -175,7 +175,8 @@ struct LinuxKernelTests {
 
     /// The distribution's bzImage as it is, KASLR on: the decompressor (minutes of emulated code here) moves the
     /// kernel by a random slide. gdb interrupts every 10 s until `monitor kaslr` finds the kernel's text in the page
-    /// tables, then checks that start_kernel's bytes in vmlinux are where the slide says.
+    /// tables, then checks that start_kernel's bytes in vmlinux are where the slide says. The bound (20 min) is
+    /// for a host whose cores are busy with other work: the decompressor took over 400 s on one.
     @Test func bzImageWithKASLRReportsItsSlide() throws {
         let k = try #require(extractedKernel, "extracting vmlinux from \(debianKernel ?? "?") failed")
         let bzImage = try #require(debianKernel)
@@ -185,12 +186,14 @@ struct LinuxKernelTests {
             import os, signal, struct, threading, time, re
             t0 = time.time()
             slide = None
-            while slide is None and time.time() - t0 < 400:
+            while slide is None and time.time() - t0 < 1200:
                 threading.Timer(10, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
                 gdb.execute("continue")
                 m = re.search(r"KASLR slide (0x[0-9a-f]+)", gdb.execute("monitor kaslr", to_string=True))
                 if m: slide = int(m.group(1), 16)
             print("seconds-to-slide=%.0f" % (time.time() - t0))
+            if slide is None:
+                raise gdb.GdbError("no kernel text in the page tables after %.0f s: the decompressor never finished" % (time.time() - t0))
             print("slide=0x%x" % slide)
             # start_kernel + 16 .. + 48 in the vmlinux file (past the ftrace call the kernel patches at boot)
             want = 0x\(String(startKernel, radix: 16)) + 16
@@ -208,7 +211,7 @@ struct LinuxKernelTests {
             end
             """
         let (g, stub, serial) = try debugKernel(
-            bzImage, cmdline: "console=ttyS0 earlyprintk=serial,ttyS0,115200", script: script, timeout: 480)
+            bzImage, cmdline: "console=ttyS0 earlyprintk=serial,ttyS0,115200", script: script, timeout: 1300)
         print(g.stdout, g.stderr, stub, "serial (\(serial.utf8.count) bytes):\n\(serial.prefix(1500))")
         let slide = try #require(printed("slide", in: g.stdout), "\(g.stdout)\(g.stderr)\(stub)")
         #expect(slide % 0x20_0000 == 0, "KASLR moves the kernel by 2 MiB steps")

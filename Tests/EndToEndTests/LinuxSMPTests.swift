@@ -35,7 +35,7 @@ struct LinuxSMPTests {
             p/x $cs
             """
         let (g, stub, serial) = try debugKernel(
-            vmlinux, cmdline: cmdline, arguments: ["--cpus", "2"], script: script, timeout: 600)
+            vmlinux, cmdline: cmdline, arguments: ["--cpus", "2"], script: script, timeout: 900)
         let out = g.stdout.replacingOccurrences(of: "=\n$", with: "= $")
         print(g.stdout, g.stderr, stub, "serial (\(serial.utf8.count) bytes):\n\(serial.prefix(4000))")
         #expect(printed("rip", in: out) == stopAt, "\(g.stdout)\(g.stderr)\(stub)")
