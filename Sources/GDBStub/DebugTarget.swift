@@ -79,6 +79,15 @@ public enum TargetError: Error, Sendable, Equatable {
     /// The kernel refused: `E05` (EIO), and the message goes to stderr.
     case failed(String)
 
+    /// What went wrong, in words: lldb shows it beside the `E nn` once it enabled error strings.
+    public var message: String? {
+        switch self {
+        case .badAddress(let address): "cannot access memory at 0x\(String(address, radix: 16))"
+        case .invalidArgument(let text), .noSpace(let text), .failed(let text): text
+        case .unsupported: nil
+        }
+    }
+
     /// The two hex digits of the `E` reply.
     public var errorCode: UInt8 {
         switch self {
@@ -162,10 +171,26 @@ public protocol DebugTarget: AnyObject {
     /// gdb's memory map, fixed for the target's life; empty when the target cannot say which addresses are
     /// memory (gdb then tries every access). `qSupported` offers `qXfer:memory-map:read+` only with a map.
     var memoryMap: [MemoryRegion] { get }
-    /// Where the symbol file's first loadable segment (a kernel's text) is now, once the target knows it:
-    /// `qOffsets` answers `TextSeg=ADDR` and gdb moves every section with it (a kernel's KASLR slide). nil: not
-    /// known (yet), the empty reply.
-    func textSegmentAddress() -> UInt64?
+    /// Where the symbol file's first loadable segment (a kernel's text) is now, and where it was linked, once the
+    /// target knows it: `qOffsets` answers with it (a kernel's KASLR slide; see `Session.offsets` for how gdb and
+    /// lldb read the answer differently). nil: not known (yet), the empty reply.
+    func textSegment() -> TextSegment?
+
+    /// The page tables' view of `address` as the vCPU `thread` sees it (lldb's `qMemoryRegionInfo`): the run of
+    /// addresses around it with one protection, or the unmapped run it lies in. nil when the target cannot say
+    /// (paging off, no page walk): the session then answers from `memoryMap` alone, `rwx` inside it.
+    func memoryProtection(at address: UInt64, thread: Int) -> MemoryProtection?
+
+    /// How many watchpoints (`Z2`/`Z4`) can be inserted at once, for lldb's `qWatchpointSupportInfo`; nil when the
+    /// target has none (the empty reply).
+    var watchpointCapacity: Int? { get }
+
+    /// True when the target can honour lldb's `D1`: detach but leave the guest stopped for the next debugger.
+    /// `qSupportsDetachAndStayStopped:` is answered `OK` only then.
+    var canDetachStayingStopped: Bool { get }
+    /// `D1`: the session already removed its breakpoints; keep every vCPU stopped, and let the next debugger's
+    /// `attach()` find it so.
+    func detachStayingStopped()
 
     /// The connection to gdb while a session serves it (nil when it ends). A target that runs a `resume` to
     /// its stop on the caller's thread must end that run when input arrives on this descriptor (a Ctrl-C, or
@@ -177,5 +202,48 @@ extension DebugTarget {
     public var supportsRangeStepping: Bool { false }
     public func watchForInterrupts(on fd: Int32?) {}
     public var memoryMap: [MemoryRegion] { [] }
-    public func textSegmentAddress() -> UInt64? { nil }
+    public func textSegment() -> TextSegment? { nil }
+    public func memoryProtection(at address: UInt64, thread: Int) -> MemoryProtection? { nil }
+    public var watchpointCapacity: Int? { nil }
+    public var canDetachStayingStopped: Bool { false }
+    public func detachStayingStopped() { detach() }
+}
+
+/// Where a symbol file's first loadable segment was linked and where it is now (`qOffsets`).
+public struct TextSegment: Sendable, Equatable {
+    public let address: UInt64
+    public let linkAddress: UInt64
+
+    public init(address: UInt64, linkAddress: UInt64) {
+        self.address = address
+        self.linkAddress = linkAddress
+    }
+
+    /// How far the segment moved (a KASLR slide); wraps for a segment moved down.
+    public var slide: UInt64 { address &- linkAddress }
+}
+
+/// What a mapped page allows: lldb's `permissions:rwx`.
+public struct MemoryPermissions: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let read = MemoryPermissions(rawValue: 1)
+    public static let write = MemoryPermissions(rawValue: 2)
+    public static let execute = MemoryPermissions(rawValue: 4)
+    public static let all: MemoryPermissions = [.read, .write, .execute]
+}
+
+/// A run of guest-virtual addresses with one protection, from the target's page tables.
+public struct MemoryProtection: Sendable, Equatable {
+    public let start: UInt64
+    /// The run's last address (inclusive, so a run may end at 2^64 - 1 without wrapping).
+    public let last: UInt64
+    /// nil: nothing is mapped there.
+    public let permissions: MemoryPermissions?
+
+    public init(start: UInt64, last: UInt64, permissions: MemoryPermissions?) {
+        self.start = start
+        self.last = last
+        self.permissions = permissions
+    }
 }

@@ -25,6 +25,36 @@ extension Session {
         return .reply
     }
 
+    /// `x addr,length` (lldb's binary read; `x0,0` is its probe, answered `OK`): the readable prefix as raw bytes,
+    /// escaped by the framing, as many as fit the packet once escaped. Raw, without gdb 16's `b` prefix: that
+    /// form is only for a client told `binary-upload+`, which `qSupported` does not offer, and lldb before 20
+    /// knows only this one.
+    func readBinaryMemory(_ body: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
+        let (address, requested) = try addressAndLength(body)
+        try checkRange(address, requested)
+        guard requested > 0 else {
+            appendASCII("OK")
+            return .reply
+        }
+        let length = Int(min(requested, UInt64(maxPacketSize - 1)))
+        let bytes: [UInt8]
+        do {
+            bytes = try target.readMemory(at: address, count: length, thread: generalThread)
+        } catch {
+            throw targetFailure(error)
+        }
+        guard !bytes.isEmpty else { throw .code(14) }
+        var budget = maxPacketSize - 1
+        for byte in bytes.prefix(length) {
+            let cost =
+                [UInt8(ascii: "$"), UInt8(ascii: "#"), UInt8(ascii: "}"), UInt8(ascii: "*")].contains(byte) ? 2 : 1
+            guard cost <= budget else { break }
+            budget -= cost
+            reply.append(byte)
+        }
+        return .binaryReply
+    }
+
     /// `M addr,length:XX…`.
     func writeMemory(_ body: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
         guard let (range, digits) = body.split(at: UInt8(ascii: ":")) else { throw .malformed }

@@ -46,6 +46,7 @@ extension Session {
             return .reply
         }
         if let rest = packet.dropping(Name.qRcmd) { return try monitorCommand(rest) }
+        if let outcome = try lldbQuery(packet) { return outcome }
         // qSymbol, qTStatus, and anything new: the empty reply, which gdb reads as "not supported".
         return .reply
     }
@@ -88,13 +89,21 @@ extension Session {
         return .reply
     }
 
-    /// `qOffsets`: `TextSeg=ADDR` once the target knows where its text segment is. Not `Text=…;Data=…;Bss=…`:
+    /// `qOffsets`: `TextSeg=…` once the target knows where its text segment is. Not `Text=…;Data=…;Bss=…`:
     /// gdb moves only the .text, .data and .bss sections by those, and a kernel's start_kernel (.init.text) or
     /// .rodata would keep their link-time addresses; with TextSeg it moves every segment by the same amount.
+    ///
+    /// The two clients read TextSeg differently. gdb takes it as the segment's new ADDRESS
+    /// (`symfile_map_offsets_to_segments`: offset = value - the segment's link address); lldb takes it as the
+    /// OFFSET itself (`ProcessGDBRemote::MaybeLoadExecutableModule` slides the module by it). One answer cannot
+    /// be right for both, so the session answers the client it has: lldb announces itself before it asks, with
+    /// packets gdb never sends (`QThreadSuffixSupported`, `QListThreadsInStopReply`, `qHostInfo`, right after
+    /// `qSupported`), and gets the slide; gdb gets the address. (`xmlRegisters=` in `qSupported` would not do:
+    /// gdb sends `xmlRegisters=i386` too.)
     private func offsets() -> Outcome {
-        guard let address = target.textSegmentAddress() else { return .reply }
+        guard let segment = target.textSegment() else { return .reply }
         appendASCII("TextSeg=")
-        appendHex(address, to: &reply)
+        appendHex(lldb.isLLDB ? segment.slide : segment.address, to: &reply)
         return .reply
     }
 
@@ -108,7 +117,8 @@ extension Session {
 
             """
         for r in regions.sorted(by: { $0.start < $1.start }) {
-            xml += "  <memory type=\"\(r.kind.rawValue)\" start=\"0x\(String(r.start, radix: 16))\" length=\"0x\(String(r.length, radix: 16))\"/>\n"
+            xml +=
+                "  <memory type=\"\(r.kind.rawValue)\" start=\"0x\(String(r.start, radix: 16))\" length=\"0x\(String(r.length, radix: 16))\"/>\n"
         }
         return xml + "</memory-map>\n"
     }
@@ -186,18 +196,28 @@ extension Session {
         return .reply
     }
 
-    /// `D` (or `D;pid`): remove our breakpoints, let the guest run, say OK.
-    func detachPacket() -> Outcome {
-        finish(detachTarget())
+    /// `D` (or `D;pid`): remove our breakpoints, let the guest run, say OK. lldb's `D1` (offered through
+    /// `qSupportsDetachAndStayStopped:`) leaves the guest stopped instead, for the next debugger.
+    func detachPacket(_ body: ArraySlice<UInt8>) -> Outcome {
+        if body.equals(Name.one) && target.canDetachStayingStopped && targetGone == nil && attached {
+            removeAllBreakpoints()
+            target.detachStayingStopped()
+            finish(.detached)
+        } else {
+            finish(detachTarget())
+        }
         appendASCII("OK")
         return .reply
     }
 
-    /// `k`: no reply, by the spec.
+    /// `k`: the spec asks for no reply, and gdb reads none (it sends `vKill` first anyway); lldb waits for one,
+    /// and reports a failed kill without it. `X09` (killed by SIGKILL), as lldb's own server answers, which a gdb
+    /// that has already closed the connection never sees.
     func killPacket() -> Outcome {
         target.kill()
         finish(.killed)
-        return .none
+        appendASCII("X09")
+        return .reply
     }
 }
 
@@ -222,4 +242,5 @@ private enum Name {
     static let vKillSemicolon = [UInt8](ascii: "vKill;")
     static let swbreakPlus = [UInt8](ascii: "swbreak+")
     static let hwbreakPlus = [UInt8](ascii: "hwbreak+")
+    static let one = [UInt8](ascii: "1")
 }

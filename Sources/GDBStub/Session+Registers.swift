@@ -4,17 +4,19 @@ import Registers
 /// `g`, `G`, `p`, `P`: registers of the `Hg` thread, laid out by the register table.
 extension Session {
     /// `g`: registers 0 ..< gPacketCount; one the target cannot read shows as `xx` per byte, never as zeros.
-    func readGeneralRegisters(_ body: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
+    func readGeneralRegisters(_ packetBody: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
+        let (body, thread) = try registerThread(packetBody)
         guard body.isEmpty else { throw .malformed }
         reply.reserveCapacity(registerTable.gPacketByteCount * 2)
         for register in registerTable.gRegisters {
-            try appendRegisterValue(register)
+            try appendRegisterValue(register, thread: thread)
         }
         return .reply
     }
 
     /// `G XX…`: the whole `g` block; every register whose digits are all `x` is left alone.
-    func writeGeneralRegisters(_ body: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
+    func writeGeneralRegisters(_ packetBody: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
+        let (body, thread) = try registerThread(packetBody)
         guard body.count == registerTable.gPacketByteCount * 2 else { throw .malformed }
         // Decode everything before writing anything: a bad digit at the end must not leave half the block written.
         var values: [(regnum: Int, value: [UInt8])] = []
@@ -30,7 +32,7 @@ extension Session {
         }
         for (regnum, value) in values {
             do {
-                try target.writeRegister(regnum, value: value, thread: generalThread)
+                try target.writeRegister(regnum, value: value, thread: thread)
             } catch {
                 throw targetFailure(error)
             }
@@ -40,21 +42,23 @@ extension Session {
     }
 
     /// `p n`: any register of the table, inside the `g` block or not.
-    func readRegister(_ body: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
+    func readRegister(_ packetBody: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
+        let (body, thread) = try registerThread(packetBody)
         guard let register = registerTable[try hexCount(body)] else { throw .malformed }
-        try appendRegisterValue(register)
+        try appendRegisterValue(register, thread: thread)
         return .reply
     }
 
     /// `P n=value`: the value must be exactly the register's size.
-    func writeRegister(_ body: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
+    func writeRegister(_ packetBody: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
+        let (body, thread) = try registerThread(packetBody)
         guard let (number, digits) = body.split(at: UInt8(ascii: "=")),
             let register = registerTable[try hexCount(number)],
             digits.count == register.byteSize * 2,
             let value = Hex.decode(digits)
         else { throw .malformed }
         do {
-            try target.writeRegister(register.regnum, value: value, thread: generalThread)
+            try target.writeRegister(register.regnum, value: value, thread: thread)
         } catch {
             throw targetFailure(error)
         }
@@ -63,10 +67,10 @@ extension Session {
     }
 
     /// Appends one register's value in hex, `xx…` when unavailable.
-    func appendRegisterValue(_ register: RegisterDescriptor) throws(RequestError) {
+    func appendRegisterValue(_ register: RegisterDescriptor, thread: Int) throws(RequestError) {
         let value: [UInt8]?
         do {
-            value = try target.readRegister(register.regnum, thread: generalThread)
+            value = try target.readRegister(register.regnum, thread: thread)
         } catch {
             throw targetFailure(error)
         }
@@ -86,6 +90,7 @@ extension Session {
     /// Turns a target's error into the reply, sending a `.failed` message to the diagnostics.
     func targetFailure(_ error: TargetError) -> RequestError {
         if case .failed(let message) = error { diagnostics("kvmstub: \(message)") }
+        lldb.errorText = error.message
         return RequestError(error)
     }
 }

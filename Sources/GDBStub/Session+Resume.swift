@@ -193,20 +193,8 @@ extension Session {
         appendASCII("thread:")
         appendHex(UInt64(truncatingIfNeeded: event.thread), to: &reply)
         reply.append(UInt8(ascii: ";"))
-        // The registers gdb needs at every stop, so it need not ask for them; an unreadable one is left out
-        // (gdb then fetches it with `g` and sees `xx`).
-        if knownThread(event.thread) {
-            for regnum in registerTable.expedited {
-                guard let register = registerTable[regnum],
-                    let value = try? target.readRegister(regnum, thread: event.thread),
-                    value.count >= register.byteSize
-                else { continue }
-                appendHex(UInt64(regnum), to: &reply, minimumDigits: 2)
-                reply.append(UInt8(ascii: ":"))
-                Hex.encode(value.prefix(register.byteSize), into: &reply)
-                reply.append(UInt8(ascii: ";"))
-            }
-        }
+        if knownThread(event.thread) { appendExpeditedRegisters(of: event.thread) }
+        appendThreadsInStopReply()
         switch event.reason {
         case .softwareBreakpoint where gdbReportsSoftwareBreaks:
             appendASCII("swbreak:;")
@@ -228,6 +216,21 @@ extension Session {
             reply.append(UInt8(ascii: ";"))
         default:
             break
+        }
+    }
+
+    /// The registers gdb needs at every stop, so it need not ask for them; an unreadable one is left out (gdb then
+    /// fetches it with `g` and sees `xx`).
+    func appendExpeditedRegisters(of thread: Int) {
+        for regnum in registerTable.expedited {
+            guard let register = registerTable[regnum],
+                let value = try? target.readRegister(regnum, thread: thread),
+                value.count >= register.byteSize
+            else { continue }
+            appendHex(UInt64(regnum), to: &reply, minimumDigits: 2)
+            reply.append(UInt8(ascii: ":"))
+            Hex.encode(value.prefix(register.byteSize), into: &reply)
+            reply.append(UInt8(ascii: ";"))
         }
     }
 }

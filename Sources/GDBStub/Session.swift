@@ -53,6 +53,10 @@ public final class Session {
     /// `QStartNoAckMode` was answered: acks stop once that `OK` is framed.
     var noAckModeAfterReply = false
 
+    /// What an lldb client asked for (thread suffixes, thread lists in stop replies, error strings), and whether
+    /// the client is lldb at all (Session+LLDB.swift).
+    var lldb = LLDBClientState()
+
     /// Breakpoints the session inserted, so `D` (or a lost connection) can remove them all and a repeated `Z`
     /// does not insert twice.
     var insertedBreakpoints: Set<InsertedBreakpoint> = []
@@ -172,14 +176,19 @@ public final class Session {
 
     func handle(_ packet: ArraySlice<UInt8>) {
         reply.removeAll(keepingCapacity: true)
+        lldb.errorText = nil
         let outcome: Outcome
         do {
             outcome = try dispatch(packet)
         } catch {
             reply.removeAll(keepingCapacity: true)
             switch error {
-            case .malformed: appendError(22)
-            case .code(let code): appendError(code)
+            case .malformed:
+                appendError(22)
+                appendErrorText()
+            case .code(let code):
+                appendError(code)
+                appendErrorText()
             case .unsupported: break
             }
             outcome = .reply
@@ -206,6 +215,7 @@ public final class Session {
         case UInt8(ascii: "m"): return try readMemory(body)
         case UInt8(ascii: "M"): return try writeMemory(body)
         case UInt8(ascii: "X"): return try writeBinaryMemory(body)
+        case UInt8(ascii: "x"): return try readBinaryMemory(body)
         case UInt8(ascii: "c"): return try continuePacket(body)
         case UInt8(ascii: "s"): return try stepPacket(body)
         case UInt8(ascii: "C"): return try continueWithSignal(body)
@@ -217,10 +227,11 @@ public final class Session {
         case UInt8(ascii: "?"):
             appendStopReply(lastStop)
             return .reply
-        case UInt8(ascii: "D"): return detachPacket()
+        case UInt8(ascii: "D"): return detachPacket(body)
         case UInt8(ascii: "k"): return killPacket()
         case UInt8(ascii: "q"), UInt8(ascii: "Q"): return try query(packet)
         case UInt8(ascii: "v"): return try vPacket(packet)
+        case UInt8(ascii: "j"): return try jsonPacket(packet)
         default:
             // Unknown packets get the empty reply: that is how gdb learns a stub lacks a feature.
             return .reply

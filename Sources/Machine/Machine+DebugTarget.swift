@@ -108,7 +108,9 @@ extension Machine {
             }
             if strategy == .hardwareThenHalt && configuration.hasInKernelIRQChip {
                 // An in-kernel LAPIC keeps HLT inside KVM: a HLT patch would never reach us.
-                throw .noSpace("all four debug registers are in use, and HLT patches cannot work with an in-kernel interrupt controller")
+                throw .noSpace(
+                    "all four debug registers are in use, and HLT patches cannot work with an in-kernel interrupt controller"
+                )
             }
             let ctx = try context(1)
             guard let pa = translate(ctx, address), let original = memory.read(pa, count: 1)?.first else {
@@ -125,6 +127,12 @@ extension Machine {
             guard [1, 2, 4, 8].contains(length), address % UInt64(length) == 0 else {
                 throw .invalidArgument("a watchpoint covers 1, 2, 4 or 8 aligned bytes")
             }
+            guard
+                breakpoints.steppedWatches.count < Self.steppedWatchCapacity
+                    || breakpoints.steppedWatches[address] != nil
+            else {
+                throw .noSpace("\(Self.steppedWatchCapacity) watchpoints are set: each one is read after every step")
+            }
             breakpoints.addSteppedWatch(address: address, length: length)
         case .accessWatchpoint where watchpointStrategy == .singleStep:
             throw .unsupported  // single-stepping sees changed values, not reads
@@ -139,6 +147,16 @@ extension Machine {
         case .readWatchpoint:
             throw .unsupported  // x86 debug registers trap writes or reads+writes, never reads alone
         }
+    }
+
+    /// Watchpoints served by single-stepping have no hardware slot to run out of; each one is read after every
+    /// step, so they are bounded all the same.
+    static let steppedWatchCapacity = 16
+
+    /// lldb's `qWatchpointSupportInfo`: the four debug registers (shared with hardware breakpoints), or the bound
+    /// on watchpoints served by single-stepping where data breakpoints never fire.
+    public var watchpointCapacity: Int? {
+        watchpointStrategy == .singleStep ? Self.steppedWatchCapacity : 4
     }
 
     public func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
@@ -181,7 +199,8 @@ extension Machine {
         return GuestDebugState(control: control, debugRegisters: regs)
     }
 
-    public func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult {
+    public func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult
+    {
         for t in actions.keys { _ = try context(t) }
         let watches = breakpoints.steppedWatches.map { (address: $0.key, length: $0.value) }
         var commands: [(VCPUContext, RunCommand)] = []
@@ -267,6 +286,15 @@ extension Machine {
         if guestExitStatus != nil { return }
         if case .fault = lastStop.reason { return }  // it would fault again at once: stay stopped
         _ = try? resume([:], otherThreads: .continue)
+    }
+
+    /// lldb's `D1`: nothing runs until the next debugger attaches (and its `attach()` finds every vCPU stopped, the
+    /// last stop still the one `?` reports).
+    public var canDetachStayingStopped: Bool { true }
+
+    public func detachStayingStopped() {
+        interruptFD = nil
+        control.withLock { debuggerAttached = false }
     }
 
     public func kill() {

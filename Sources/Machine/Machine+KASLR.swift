@@ -38,30 +38,38 @@ extension Machine {
         // With page-table isolation a vCPU stopped in user mode has the user CR3 (bit 12 set), which maps only the
         // entry text; the kernel's own tables are the 8 KiB-aligned page below.
         guard walk.cr3 & 0x1000 != 0 else { return nil }
-        return LinuxKASLR.textBase(X86PageWalk(cr0: walk.cr0, cr3: walk.cr3 & ~0x1000, cr4: walk.cr4, efer: walk.efer, memory: memory))
+        return LinuxKASLR.textBase(
+            X86PageWalk(cr0: walk.cr0, cr3: walk.cr3 & ~0x1000, cr4: walk.cr4, efer: walk.efer, memory: memory))
     }
 
-    /// `qOffsets`: gdb moves vmlinux's segments so its text starts where the kernel's is. Only a layout that makes
-    /// sense (at or above the link address, by whole 2 MiB): gdb asks once, at connect, and keeps the answer.
-    public func textSegmentAddress() -> UInt64? {
+    /// `qOffsets`: the debugger moves vmlinux's segments so its text starts where the kernel's is. Only a layout
+    /// that makes sense (at or above the link address, by whole 2 MiB): gdb and lldb ask once, at connect, and
+    /// keep the answer.
+    public func textSegment() -> TextSegment? {
         guard let link = linuxTextLinkAddress, let va = linuxTextBase()?.virtual, va >= link,
             (va - link) % LinuxKASLR.alignment == 0
         else { return nil }
-        return va
+        return TextSegment(address: va, linkAddress: link)
     }
 
     /// `monitor kaslr`.
     func kaslrReport() -> String {
-        guard let link = linuxTextLinkAddress else { return "not a Linux kernel (kvmstub run --kernel): no KASLR slide to find\n" }
+        guard let link = linuxTextLinkAddress else {
+            return "not a Linux kernel (kvmstub run --kernel): no KASLR slide to find\n"
+        }
         guard let (va, pa) = linuxTextBase() else {
-            return "the kernel has not mapped itself yet (nothing mapped in 0x\(hex(LinuxKASLR.kernelMapStart))-0x\(hex(LinuxKASLR.kernelMapEnd)) by vCPU 0's page tables): stop it later, e.g. at start_kernel\n"
+            return
+                "the kernel has not mapped itself yet (nothing mapped in 0x\(hex(LinuxKASLR.kernelMapStart))-0x\(hex(LinuxKASLR.kernelMapEnd)) by vCPU 0's page tables): stop it later, e.g. at start_kernel\n"
         }
         guard va >= link else {
-            return "kernel text at 0x\(hex(va)), below its link address 0x\(hex(link)): not a layout this command knows\n"
+            return
+                "kernel text at 0x\(hex(va)), below its link address 0x\(hex(link)): not a layout this command knows\n"
         }
         let slide = va - link
-        var out = "kernel text at 0x\(hex(va)) (guest-physical 0x\(hex(pa))), linked at 0x\(hex(link)): KASLR slide 0x\(hex(slide))\n"
-        out += "gdb: symbol-file vmlinux -o 0x\(hex(slide))   (a gdb that connects now is told by qOffsets: TextSeg=0x\(hex(va)))\n"
+        var out =
+            "kernel text at 0x\(hex(va)) (guest-physical 0x\(hex(pa))), linked at 0x\(hex(link)): KASLR slide 0x\(hex(slide))\n"
+        out +=
+            "gdb: symbol-file vmlinux -o 0x\(hex(slide))   (a gdb that connects now is told by qOffsets: TextSeg=0x\(hex(va)))\n"
         return out
     }
 }

@@ -36,3 +36,12 @@ extension Machine {
         }
     }
 }
+
+extension Machine {
+    /// lldb's `qMemoryRegionInfo`: what the vCPU's page tables allow around `address`. nil with paging off (every
+    /// guest-physical address is what it is, and the memory map says which are RAM).
+    public func memoryProtection(at address: UInt64, thread: Int) -> MemoryProtection? {
+        guard let ctx = try? context(thread), let walk = pageWalk(ctx), walk.pagingEnabled else { return nil }
+        return walk.protectionRun(at: address)
+    }
+}

@@ -20,7 +20,8 @@ public enum Int3Finding: String, Sendable {
         case .intercepted: "int3: the kernel intercepts #BP (KVM_GUESTDBG_USE_SW_BP honoured)"
         case .emulationFailure:
             "int3: this host emulates CPL0 code and its emulator cannot run int3, so KVM_RUN stops on it (an emulation-failure exit) and kvmstub reports the breakpoint; a guest's own int3 is given back to it as #BP"
-        case .deliveredToGuest: "hw-then-hlt: the guest takes its own #BP (USE_SW_BP not honoured); Z0 uses DR0-DR3, then HLT"
+        case .deliveredToGuest:
+            "hw-then-hlt: the guest takes its own #BP (USE_SW_BP not honoured); Z0 uses DR0-DR3, then HLT"
         }
     }
 }
@@ -79,8 +80,9 @@ public enum WatchpointStrategy: String, Sendable {
     case debugRegisters = "debug-registers"
     /// For hosts where data breakpoints never fire (kvm_pvm emulates CPL0 code, and KVM's instruction
     /// emulator checks only code breakpoints): the vCPU single-steps while a write watchpoint is set and
-    /// kvmstub compares the watched bytes after every step. Unlimited in number, slow (one exit per
-    /// instruction), and only writes that change the value are seen; access watchpoints are refused.
+    /// kvmstub compares the watched bytes after every step. Up to 16 (no slot limits them, the cost per step
+    /// does: `Machine.steppedWatchCapacity`), slow (one exit per instruction), and only writes that change the
+    /// value are seen; access watchpoints are refused.
     case singleStep = "single-step"
 }
 

@@ -86,7 +86,8 @@ struct RealGDBTests {
     /// `qOffsets` → `TextSeg=`: gdb moves every section of its symbol file, .rodata too (which `Text=;Data=;Bss=`
     /// would leave behind), by where the target says the text segment is. hello.elf's is linked at 0x100000.
     @Test(.enabled(if: gdbPath != nil)) func textSegmentMovesEverySection() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let elf = root.appendingPathComponent("examples/build/hello.elf").path
         if !FileManager.default.fileExists(atPath: elf) {
             let build = Process()
@@ -101,7 +102,7 @@ struct RealGDBTests {
         let port = try #require(server.boundPort)
         let target = SimulatedTarget()
         target.asynchronous = true
-        target.textSegment = 0x500000
+        target.textSegmentPlacement = TextSegment(address: 0x500000, linkAddress: 0x100000)
         let shared = Unchecked((server: server, target: target, end: SessionEnd?.none))
         let background = Background {
             shared.value.end = try? shared.value.server.serve(target: shared.value.target)

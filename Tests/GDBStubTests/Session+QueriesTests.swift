@@ -34,7 +34,9 @@ struct SessionQueriesTests {
     }
 
     /// Reads an annex the way gdb does, `length` bytes at a time, checking each chunk's framing and escaping.
-    private func readAnnex(_ gdb: Transcript, _ annex: String, length: Int, object: String = "features") throws -> [UInt8] {
+    private func readAnnex(_ gdb: Transcript, _ annex: String, length: Int, object: String = "features") throws
+        -> [UInt8]
+    {
         var document: [UInt8] = []
         while true {
             let reply = Array(
@@ -160,7 +162,9 @@ struct SessionQueriesTests {
         let gdb = Transcript(target: target)
         #expect(try #require(gdb.payload(of: gdb.send("qSupported:swbreak+"))).contains(";qXfer:memory-map:read+"))
         let xml = String(decoding: try readAnnex(gdb, "", length: 0x30, object: "memory-map"), as: UTF8.self)
-        #expect(xml.hasPrefix("<?xml version=\"1.0\"?>\n<!DOCTYPE memory-map PUBLIC \"+//IDN gnu.org//DTD GDB Memory Map V1.0//EN\""))
+        #expect(
+            xml.hasPrefix(
+                "<?xml version=\"1.0\"?>\n<!DOCTYPE memory-map PUBLIC \"+//IDN gnu.org//DTD GDB Memory Map V1.0//EN\""))
         let lines = xml.split(separator: "\n").filter { $0.contains("<memory ") }
         #expect(
             lines == [
@@ -179,7 +183,7 @@ struct SessionQueriesTests {
         let target = SimulatedTarget()
         let gdb = Transcript(target: target)
         #expect(gdb.send("qOffsets") == ackedReply(""))
-        target.textSegment = 0xffff_ffff_9c00_0000
+        target.textSegmentPlacement = TextSegment(address: 0xffff_ffff_9c00_0000, linkAddress: 0xffff_ffff_8100_0000)
         #expect(gdb.send("qOffsets") == ackedReply("TextSeg=ffffffff9c000000"))
     }
 }

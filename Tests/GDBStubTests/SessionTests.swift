@@ -92,7 +92,8 @@ struct SessionTests {
     @Test func unknownPacketsGetTheEmptyReply() {
         let gdb = Transcript()
         for packet in [
-            "qOffsets", "qSymbol::", "qTStatus", "vMustReplyEmpty", "jThreadsInfo", "QNonStop:1", "!", "vRun;",
+            "qOffsets", "qSymbol::", "qTStatus", "vMustReplyEmpty", "jThreadExtendedInfo:{}", "QNonStop:1", "!",
+            "vRun;",
         ] {
             #expect(gdb.send(packet) == "+$#00", "\(packet)")
         }
@@ -139,9 +140,9 @@ struct SessionTests {
         #expect(gdb.send("qC") == "+")
     }
 
-    @Test func killHasNoReply() {
+    @Test func killIsAnsweredX09() {
         let gdb = Transcript()
-        #expect(gdb.raw("$k#6b") == "+")
+        #expect(gdb.raw("$k#6b") == ackedReply("X09"), "lldb waits for a reply to k")
         #expect(gdb.target.killCount == 1)
         #expect(gdb.session.end == .killed)
     }

@@ -53,9 +53,34 @@ final class SimulatedTarget: DebugTarget, @unchecked Sendable {
     var monitorOutput = ""
     /// What the target offers as gdb's memory map (read by the Session when it is built).
     var memoryMap: [MemoryRegion] = []
-    /// Where the text segment is, for `qOffsets`; nil: not known.
-    var textSegment: UInt64?
-    func textSegmentAddress() -> UInt64? { textSegment }
+    /// Where the text segment is and was linked, for `qOffsets`; nil: not known.
+    var textSegmentPlacement: TextSegment?
+    func textSegment() -> TextSegment? { textSegmentPlacement }
+
+    /// A fake page table for `qMemoryRegionInfo` (nil: "no page walk", the map alone answers): 0x1000..<0x2000
+    /// r-x, 0x2000..<0x3000 and 0x4000..<0x5000 rw-, everything else unmapped, in 4 KiB pages.
+    var pageTable: [UInt64: MemoryPermissions]? = [
+        0x1000: [.read, .execute], 0x2000: [.read, .write], 0x4000: [.read, .write],
+    ]
+    var protectionQueries: [(address: UInt64, thread: Int)] = []
+    func memoryProtection(at address: UInt64, thread: Int) -> MemoryProtection? {
+        protectionQueries.append((address, thread))
+        guard let pageTable else { return nil }
+        let page = address & ~0xfff
+        if let permissions = pageTable[page] {
+            var last = page + 0xfff
+            while pageTable[last + 1] == permissions { last += 0x1000 }
+            return MemoryProtection(start: page, last: last, permissions: permissions)
+        }
+        // Unmapped up to the next mapped page, or to the top of the address space, as a page walk's run would be.
+        let next = pageTable.keys.filter { $0 > page }.min()
+        return MemoryProtection(start: page, last: next.map { $0 - 1 } ?? UInt64.max, permissions: nil)
+    }
+
+    var watchpointCapacity: Int? = 4
+    var canDetachStayingStopped = true
+    var stayStoppedDetachCount = 0
+    func detachStayingStopped() { stayStoppedDetachCount += 1 }
 
     init(registerTable: RegisterTable = .x86_64) {
         self.registerTable = registerTable

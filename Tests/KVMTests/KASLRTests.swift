@@ -59,10 +59,10 @@ struct KASLRMachineTests {
     @Test func monitorKASLRAndTextSegment() throws {
         let m = try makeMachine(nopsThenLoop)
         #expect(m.monitor("kaslr")?.hasPrefix("not a Linux kernel") == true)
-        #expect(m.textSegmentAddress() == nil)
+        #expect(m.textSegment() == nil)
         m.linuxTextLinkAddress = 0xffff_ffff_8100_0000  // what loadLinux sets for Debian's vmlinux
         #expect(m.monitor("kaslr")?.hasPrefix("the kernel has not mapped itself yet") == true)
-        #expect(m.textSegmentAddress() == nil)
+        #expect(m.textSegment() == nil)
 
         // Into the guest's own PML4 (X86Boot's, at cr3): 0xffffffff82c00000 → guest-physical 2 MiB.
         let cr3 = u64(try m.readRegister(regnum("cr3"), thread: 1))
@@ -70,10 +70,15 @@ struct KASLRMachineTests {
         m.memory.writeUInt64(0x30_0000 + 510 * 8, 0x30_1000 | 3)
         m.memory.writeUInt64(0x30_1000 + 22 * 8, 0x20_0000 | 0x83)
         let report = try #require(m.monitor("kaslr"))
-        #expect(report.contains("kernel text at 0xffffffff82c00000 (guest-physical 0x200000), linked at 0xffffffff81000000: KASLR slide 0x1c00000"), "\(report)")
+        #expect(
+            report.contains(
+                "kernel text at 0xffffffff82c00000 (guest-physical 0x200000), linked at 0xffffffff81000000: KASLR slide 0x1c00000"
+            ), "\(report)")
         #expect(report.contains("gdb: symbol-file vmlinux -o 0x1c00000"), "\(report)")
-        #expect(m.textSegmentAddress() == 0xffff_ffff_82c0_0000)
+        #expect(m.textSegment() == TextSegment(address: 0xffff_ffff_82c0_0000, linkAddress: 0xffff_ffff_8100_0000))
         // And gdb reads the kernel's bytes there: the walk is the same one memory reads use.
-        #expect(try m.readMemory(at: 0xffff_ffff_82c0_0000, count: 2, thread: 1) == (m.memory.read(0x20_0000, count: 2) ?? []))
+        #expect(
+            try m.readMemory(at: 0xffff_ffff_82c0_0000, count: 2, thread: 1)
+                == (m.memory.read(0x20_0000, count: 2) ?? []))
     }
 }
