@@ -78,6 +78,26 @@ extension Bench {
             guard let f = report.figure("idle.kvmstub_cpu"), let ms = f.median else { return (nil, "not measured") }
             return (ms * 10 / budget.idleSeconds, "")
         }
+        // g. next over an N-instruction line: against N raw steps plus the round trips it takes (2: vCont;r and
+        // gdb's m sp,40), against the same next without r, and against QEMU (which has no r).
+        for n in LineGuest.lengths {
+            add(
+                "next_r_\(n)_vs_floor", "next, \(fmt(Double(n)))-insn line, vCont;r: time / (N raw + 2 RTT)", "≤ 1.2",
+                { $0 <= 1.2 }
+            ) { p in
+                guard let resp = rate("responder.rtt_tcp", p), let raw = rawStep, resp > 0, raw > 0 else {
+                    return (nil, "floor not measured")
+                }
+                return ratio(1 / (2 / resp + Double(n) / raw), rate("kvmstub.next_r_\(n)", p), "not measured")
+            }
+            let line = "next, \(fmt(Double(n)))-insn line"
+            add("next_r_\(n)_vs_next_s", "\(line): vCont;r / N × vCont;s", "(report)", { _ in true }) { p in
+                ratio(rate("kvmstub.next_r_\(n)", p), rate("kvmstub.next_s_\(n)", p), "not measured")
+            }
+            add("next_r_\(n)_vs_qemu", "\(line): kvmstub vCont;r / QEMU", "(report)", { _ in true }) { p in
+                ratio(rate("kvmstub.next_r_\(n)", p), rate("qemu.next_s_\(n)", p), "QEMU not measured")
+            }
+        }
         // Growth (reported, no target): all-stop cost with more vCPUs, g with a bigger register file.
         add(
             "stop_latency_8_vs_1", "Ctrl-C stop latency, 8 vCPUs / 1 vCPU", "(report)", { _ in true }, placements: [nil]

@@ -40,7 +40,7 @@ final class Bench {
         servers = []
     }
 
-    /// Sections a–d, interleaved: every figure's runs are spread over the whole measurement, so a load that
+    /// Sections a–d and g, interleaved: every figure's runs are spread over the whole measurement, so a load that
     /// comes and goes touches all of them alike and the ratios stay fair.
     func measureInterleaved(_ sections: String) {
         var probes: [Probe] = []
@@ -48,7 +48,8 @@ final class Bench {
         if sections.contains("b") { probes += responderProbes() }
         if sections.contains("c") { probes += kvmstubProbes() }
         if sections.contains("d") && qemuPath != nil { probes += qemuProbes() }
-        runInterleaved(probes, progress: "sections a-d")
+        if sections.contains("g") { probes += lineProbes(qemu: qemuPath != nil) }
+        runInterleaved(probes, progress: "sections a-d, g")
         stopServers()
         if sections.contains("d") && qemuPath == nil {
             report.startSection(.qemu)

@@ -16,6 +16,8 @@ final class Probe {
     let op: () throws(BenchError) -> Void
     /// After each run (untimed): check that the operations did what they claimed.
     let after: (() throws(BenchError) -> Void)?
+    /// Untimed operations before each run; nil: the budget's.
+    let warmUpOps: Int?
 
     private(set) var ops = 0
     private var usage = ProcessUsage()
@@ -23,7 +25,7 @@ final class Probe {
     private var ioctls: [String: Int] = [:]
 
     init(
-        _ figure: Figure, server: ChildProcess? = nil, statsClient: RSPClient? = nil,
+        _ figure: Figure, server: ChildProcess? = nil, statsClient: RSPClient? = nil, warmUpOps: Int? = nil,
         before: (() throws(BenchError) -> Void)? = nil, after: (() throws(BenchError) -> Void)? = nil,
         op: @escaping () throws(BenchError) -> Void
     ) {
@@ -34,6 +36,7 @@ final class Probe {
         self.before = before
         self.op = op
         self.after = after
+        self.warmUpOps = warmUpOps
     }
 
     /// A figure that cannot be measured, for the table.
@@ -57,7 +60,7 @@ final class Probe {
         defer { CPUAffinity.set(allCPUs) }
         do {
             try before?()
-            for _ in 0..<budget.warmUpOps { try op() }
+            for _ in 0..<(warmUpOps ?? budget.warmUpOps) { try op() }
             if let c = statsClient { _ = try c.monitor("sync-stats reset") }
             let u0 = server?.usage()
             let start = now()

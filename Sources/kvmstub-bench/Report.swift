@@ -10,10 +10,12 @@ struct Budget {
     var maxOps: Int
     /// How long the stopped guest is watched for its CPU cost.
     var idleSeconds: Double
+    /// `--smoke`: every section runs, but nothing that takes seconds an operation (10 000 round trips).
+    var smoke = false
 
     static let full = Budget(runs: 5, seconds: 0.25, maxOps: 200_000, idleSeconds: 10)
     static let quick = Budget(runs: 3, seconds: 0.05, maxOps: 50_000, idleSeconds: 2)
-    static let smoke = Budget(runs: 1, seconds: 0.002, maxOps: 5, idleSeconds: 0.1)
+    static let smoke = Budget(runs: 1, seconds: 0.002, maxOps: 5, idleSeconds: 0.1, smoke: true)
 
     /// A few untimed operations first: caches, page faults, the first KVM_SET_GUEST_DEBUG.
     var warmUpOps: Int { max(1, min(maxOps / 20, 50)) }
@@ -27,6 +29,7 @@ enum Section: String, CaseIterable {
     case qemu = "d. QEMU gdbstub over RSP (same client, same loop in long mode)"
     case idle = "e. idle cost (guest stopped at a breakpoint, gdb connected)"
     case scale = "f. scale (all-stop with N vCPUs)"
+    case lines = "g. next over an N-instruction line, as gdb sends it (kvmstub with and without vCont;r, QEMU)"
 }
 
 /// One measured (or not measured) figure.

@@ -14,7 +14,7 @@ let usage = """
       --qemu PATH      the QEMU to compare with (default: qemu-system-x86_64 on PATH)
       --no-qemu        skip QEMU
       --only LETTERS   run only these sections, e.g. --only ac (a raw KVM, b responder, c kvmstub, d QEMU,
-                       e idle, f scale)
+                       e idle, f scale, g next over N-instruction lines)
       --write-guests DIR  write the guests (loop.elf for kvmstub, qemu-loop.rom for qemu -bios) and exit:
                        for profiling one server by hand (perf, strace) with the same loop
 
@@ -43,7 +43,7 @@ func mainEntry() {
     var kvmstub: String?
     var qemu: String?
     var noQEMU = false
-    var only = "abcdef"
+    var only = "abcdefg"
     while !args.isEmpty {
         let a = args.removeFirst()
         func value() -> String {
@@ -150,7 +150,7 @@ func printHeader(_ bench: Bench, mode: String) {
         let busy = load > 0.5 ? " — the machine is busy: every figure is slower and noisier than on an idle one" : ""
         r.out("load average (1 min) at start: \(fmt(load, 2))\(busy)")
     }
-    r.out("sections a-d run interleaved (round 1 of every figure, then round 2, …), so background load is shared alike")
+    r.out("sections a-d and g run interleaved (round 1 of every figure, then round 2, …), so background load is shared alike")
 }
 
 extension Bench {

@@ -45,13 +45,14 @@ import Testing
         #expect(p.terminationStatus == 0, "stderr: \(diagnostics)")
         for section in [
             "== a. raw KVM floor", "== b. do-nothing responder floor", "== c. kvmstub over RSP", "== d. QEMU",
-            "== e. idle cost", "== f. scale", "== ratios", "== JSON",
+            "== e. idle cost", "== f. scale", "== g. next over an N-instruction line", "== ratios", "== JSON",
         ] {
             #expect(text.contains(section), "no '\(section)' in:\n\(text)")
         }
         // Every figure is either measured or says why not, in the table and in its JSON line.
         for key in [
             "raw_kvm.step", "responder.rtt_tcp", "kvmstub.step", "kvmstub.z1_hit", "kvmstub.m4k", "idle.kvmstub_cpu",
+            "kvmstub.next_r_10", "kvmstub.next_s_10000",
         ] {
             #expect(text.contains("{\"figure\":\"\(key)\""), "no JSON line for \(key)")
         }
@@ -59,8 +60,10 @@ import Testing
         #expect(lines.allSatisfy { $0.contains("\"median\":") || $0.contains("\"not_measured\":") })
         // Where /dev/kvm works, the kvmstub figures must have been measured, not skipped.
         if access("/dev/kvm", R_OK | W_OK) == 0 {
-            let step = lines.first { $0.hasPrefix("{\"figure\":\"kvmstub.step\"") }
-            #expect(step?.contains("\"median\":") == true, "kvmstub.step: \(step ?? "missing")")
+            for key in ["kvmstub.step", "kvmstub.next_r_10", "kvmstub.next_r_10000"] {
+                let line = lines.first { $0.hasPrefix("{\"figure\":\"\(key)\"") }
+                #expect(line?.contains("\"median\":") == true, "\(key): \(line ?? "missing")")
+            }
         }
     }
 }
