@@ -2,7 +2,7 @@
 # Session lifecycle against one kvmstub: attach to a running guest, detach, attach again (as often as
 # wanted), a gdb killed without a word (treated like D), a second connection refused while one is active,
 # and finally `k`, which ends kvmstub. Prints "N passed, N failed".
-# usage: gdb-scripts/lifecycle.sh   (env KVMSTUB, GDB as for run.sh)
+# usage: gdb-scripts/lifecycle.sh   (env KVMSTUB, GDB, KVMSTUB_START_TIMEOUT as for run.sh)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -26,7 +26,7 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$@"
 port=$((20000 + RANDOM % 40000))
 clean "$kvmstub" run "$root/examples/build/spin.elf" --gdb "127.0.0.1:$port" --serial "$tmp/serial" 2>"$tmp/stderr" &
 pid=$!
-for _ in $(seq 100); do grep -q "waiting for gdb" "$tmp/stderr" && break; sleep 0.05; done
+for _ in $(seq $((${KVMSTUB_START_TIMEOUT:-5} * 20))); do grep -q "waiting for gdb" "$tmp/stderr" && break; sleep 0.05; done
 g() { (clean timeout -k 5 60 "$gdb" -batch -nx -ex "target remote 127.0.0.1:$port" "$@" "$root/examples/build/spin.elf" 2>&1); }
 # "The guest runs on" never depends on this host's speed: attach, read spins, detach, again, until spins
 # passes $1 (at most 60 s; a guest that stays stopped leaves it at $1 and the check fails).

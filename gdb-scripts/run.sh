@@ -4,7 +4,9 @@
 #
 # usage: gdb-scripts/run.sh [SCRIPT.gdb ...]     (default: every gdb-scripts/*.gdb;
 #        gdb-scripts/multiarch/*.gdb are the gdb-multiarch sessions against `kvmstub fake-target`)
-# env:   KVMSTUB (default .build/debug/kvmstub), GDB (default gdb), KEEP=1 keeps the logs
+# env:   KVMSTUB (default .build/debug/kvmstub), GDB (default gdb), KEEP=1 keeps the logs,
+#        KVMSTUB_START_TIMEOUT (seconds to wait for "waiting for gdb", default 5).
+#        KVMSTUB=rig/kvmstub-remote runs each kvmstub in the nested rig's L1 (scripts/rig-x86.sh).
 #
 # A script's header says what to expect:
 #   # guest: NAME          examples/build/NAME.elf
@@ -90,7 +92,7 @@ for script in "${scripts[@]}"; do
         port=$((20000 + RANDOM % 40000))
         clean_signals "$kvmstub" "${serve[@]}" --gdb "127.0.0.1:$port" >"$tmp/stdout" 2>"$tmp/stderr" &
         pid=$!
-        for _ in $(seq 100); do
+        for _ in $(seq $((${KVMSTUB_START_TIMEOUT:-5} * 20))); do
             grep -q "waiting for gdb" "$tmp/stderr" 2>/dev/null && break
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.05
