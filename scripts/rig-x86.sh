@@ -17,7 +17,7 @@
 #                                        lifecycle.sh against L1, stop; "N passed, N failed", timings
 # env (all optional; issue 17 and other rigs set these):
 #   KVMSTUB_RIG     state directory (default .build-rig/x86): initramfs, console.log, qemu.log, ports
-#   RIG_QEMU        qemu-system-x86_64 to use (default: rig/build-qemu.sh's patched build; "stock" builds
+#   RIG_QEMU        qemu-system-x86_64 to use (default: rig/build-qemu-x86.sh's patched build; "stock" builds
 #                   Debian's 7.2 without the patch, to see what it lacks)
 #   RIG_KERNEL      L1's kernel image (default: the newest /boot/vmlinuz-*-cloud-amd64)
 #   RIG_MODULES_DIR its modules (default /lib/modules/RELEASE, RELEASE from the image's name)
@@ -55,8 +55,8 @@ kernel_image() {
 
 qemu_binary() {
     case "${RIG_QEMU:-}" in
-    "") bash "$root/rig/build-qemu.sh" | tail -1 ;;
-    stock) bash "$root/rig/build-qemu.sh" --stock | tail -1 ;;
+    "") bash "$root/rig/build-qemu-x86.sh" | tail -1 ;;
+    stock) bash "$root/rig/build-qemu-x86.sh" --stock | tail -1 ;;
     *) echo "$RIG_QEMU" ;;
     esac
 }
@@ -70,7 +70,7 @@ stage() {
 
 build() {
     local t0=$SECONDS
-    need_packages busybox-static cpio gcc libc6-dev python3 bc seabios qemu-system-data
+    need_packages busybox-static cpio gcc libc6-dev python3 seabios qemu-system-data
     [ -n "$(kernel_image)" ] && [ -e "$(kernel_image)" ] || need_packages linux-image-cloud-amd64
     local kernel
     kernel=$(kernel_image)
@@ -81,7 +81,7 @@ build() {
 
     mkdir -p "$state"
     say "QEMU: $(qemu_binary >"$state/qemu-path" 2>"$state/qemu-build.log" && cat "$state/qemu-path" ||
-        { cat "$state/qemu-build.log" >&2; die "building QEMU (rig/build-qemu.sh): see $state/qemu-build.log"; })"
+        { cat "$state/qemu-build.log" >&2; die "building QEMU (rig/build-qemu-x86.sh): see $state/qemu-build.log"; })"
 
     say "release kvmstub (swift build -c release)"
     (cd "$root" && nice -n 10 swift build -c release --product kvmstub >"$state/swift-build.log" 2>&1) ||
@@ -213,18 +213,19 @@ suite() {
     check_info 'debug-registers: data breakpoints fire' "data breakpoints fire"
     echo "--- gdb-scripts against L1 (KVMSTUB=rig/kvmstub-remote)"
     local script name s out
+    elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$EPOCHREALTIME"; }
     for script in "$root"/gdb-scripts/*.gdb; do
         name=$(basename "$script" .gdb)
-        t0=$(date +%s.%N)
-        out=$(KVMSTUB="$root/rig/kvmstub-remote" KVMSTUB_START_TIMEOUT=60 bash "$root/gdb-scripts/run.sh" "$script" 2>&1)
-        s=$?
-        printf '%s (%.1f s)\n' "$(echo "$out" | grep -E '^(ok|FAIL) ')" "$(echo "$(date +%s.%N) - $t0" | bc)"
+        t0=$EPOCHREALTIME
+        s=0
+        out=$(KVMSTUB="$root/rig/kvmstub-remote" KVMSTUB_START_TIMEOUT=60 bash "$root/gdb-scripts/run.sh" "$script" 2>&1) || s=$?
+        echo "$(echo "$out" | grep -E '^(ok|FAIL) ') ($(elapsed "$t0") s)"
         if [ $s = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "$out" | grep -vE '^(ok|FAIL) |passed, ' | sed 's/^/  /'; fi
     done
-    t0=$(date +%s.%N)
-    out=$(KVMSTUB="$root/rig/kvmstub-remote" KVMSTUB_START_TIMEOUT=60 bash "$root/gdb-scripts/lifecycle.sh" 2>&1)
-    s=$?
-    printf 'lifecycle.sh: %s (%.1f s)\n' "$(echo "$out" | tail -1)" "$(echo "$(date +%s.%N) - $t0" | bc)"
+    t0=$EPOCHREALTIME
+    s=0
+    out=$(KVMSTUB="$root/rig/kvmstub-remote" KVMSTUB_START_TIMEOUT=60 bash "$root/gdb-scripts/lifecycle.sh" 2>&1) || s=$?
+    echo "lifecycle.sh: $(echo "$out" | tail -1) ($(elapsed "$t0") s)"
     if [ $s = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "$out" | sed 's/^/  /'; fi
     echo "rig-x86: L1 boot $(cat "$state/boot-seconds") s"
     echo "rig-x86: $passed passed, $failed failed"

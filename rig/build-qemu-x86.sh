@@ -3,7 +3,7 @@
 # gaps kvmstub's tests run into: DR0-DR3 never armed across VMRUN/#VMEXIT, INT3 checked against the INTn
 # intercept instead of #BP's), x86_64-softmmu only, TCG, slirp, no docs.
 #
-# usage: rig/build-qemu.sh [--stock]     prints the path of qemu-system-x86_64 on its last line
+# usage: rig/build-qemu-x86.sh [--stock]     prints the path of qemu-system-x86_64 on its last line
 #   --stock   the same build without our patch (to show what Debian's QEMU does)
 # env:   KVMSTUB_CACHE (default /var/cache/kvmstub): the build is cached there, keyed by the source version and
 #        the patch's hash, and rebuilt when missing. Nothing is written into the checkout.
