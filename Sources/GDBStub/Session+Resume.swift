@@ -129,6 +129,14 @@ extension Session {
             prepareStopReply(lastStop)
             return .reply
         }
+        interruptAnsweredUnread = false  // by now read: gdb sent it before it had our stop reply
+        if interruptOwed {
+            // A Ctrl-C gdb sent while the guest was stopped: this resume ends at once, the guest untouched.
+            interruptOwed = false
+            let stepping = actions.keys.sorted().first
+            prepareStopReply(StopEvent(thread: stepping ?? (knownThread(lastStop.thread) ? lastStop.thread : generalThread), reason: .interrupted))
+            return .reply
+        }
         // The target may run this resume to its stop on this very thread (a lone vCPU's step or continue):
         // what is already owed to gdb — the `+` for this packet above all — goes out first, or in ack mode gdb
         // would wait for it, time out and send the packet again.
@@ -149,6 +157,8 @@ extension Session {
         }
         switch result {
         case .stopped(let event):
+            // Ended on gdb's 0x03 seen, not read: the session reads it later.
+            if event.reason == .interrupted { interruptAnsweredUnread = true }
             prepareStopReply(event)
             return .reply
         case .running:

@@ -38,6 +38,16 @@ public final class Session {
     var lastStop = StopEvent(thread: 1, reason: .interrupted)
     /// Ctrl-C is forwarded once per run: a user pressing it repeatedly must not queue several stops.
     var interruptForwarded = false
+    /// A Ctrl-C (0x03) that no stop has answered yet, owed at the next resume: that resume stops at once with
+    /// SIGINT instead of running, as gdbserver does (it turns a 0x03 into a SIGINT queued for the stopped
+    /// process). gdb sends 0x03 whenever it takes the guest for running, and it does so in the stops it handles
+    /// by itself — a breakpoint whose condition is false, a hardware breakpoint at a pc where it knows none (a
+    /// real-mode `hbreak` while `cs` is not 0) — between our stop reply and its next resume. Dropping that 0x03
+    /// (and a forwarded one that lost the race to another stop) left a Ctrl-C in such a loop ignored for ever.
+    var interruptOwed = false
+    /// A run on the session's thread ended `.interrupted` on a 0x03 the target saw in the socket without reading
+    /// it: that Ctrl-C is answered, and is not owed again when the session reads it.
+    var interruptAnsweredUnread = false
     /// Set when a `W`/`X` stop was sent: the guest is gone, so detaching touches nothing.
     var targetGone: SessionEnd?
 
@@ -110,15 +120,24 @@ public final class Session {
     public func receive(_ bytes: [UInt8]) -> [UInt8] {
         output.removeAll(keepingCapacity: true)
         let incoming = channel.receive(bytes, output: &output)
-        for item in incoming {
+        // Set when a resume took the Ctrl-C that follows it in this batch.
+        var interruptTaken = false
+        for (index, item) in incoming.enumerated() {
             guard end == nil, !earlyWriteFailed else { break }
             attachIfNeeded()
             switch item {
             case .interrupt:
-                // Stopped, a Ctrl-C has nothing to stop (gdbserver ignores it too).
-                if isRunning && !interruptForwarded {
-                    interruptForwarded = true
-                    target.interrupt()
+                if interruptTaken {
+                    interruptTaken = false
+                } else if isRunning {
+                    if !interruptForwarded {
+                        interruptForwarded = true
+                        target.interrupt()
+                    }
+                } else if interruptAnsweredUnread {
+                    interruptAnsweredUnread = false
+                } else {
+                    interruptOwed = true
                 }
             case .packet(let payload):
                 if isRunning {
@@ -126,6 +145,12 @@ public final class Session {
                     // taken for that stop reply.
                     diagnostics("kvmstub: ignored a packet received while the guest runs")
                     continue
+                }
+                if Self.resumes(payload), incoming[(index + 1)...].contains(where: { $0 == .interrupt }) {
+                    // gdb's Ctrl-C came right behind the resume, read with it: a run on this thread watches the
+                    // socket for it and would never see it. Owed, so the resume ends at once.
+                    interruptOwed = true
+                    interruptTaken = true
                 }
                 handle(payload[...])
             }
@@ -138,8 +163,21 @@ public final class Session {
     public func stopped(_ event: StopEvent) -> [UInt8] {
         output.removeAll(keepingCapacity: true)
         guard isRunning, end == nil else { return output }
+        switch event.reason {
+        case .interrupted, .exited, .terminated: break
+        default: if interruptForwarded { interruptOwed = true }  // another stop came first: the Ctrl-C is still owed
+        }
         reportStop(event)
         return output
+    }
+
+    /// `c`, `s`, `C`, `S`, `vCont;…`: the packets that may start the guest.
+    static func resumes(_ payload: [UInt8]) -> Bool {
+        switch payload.first {
+        case UInt8(ascii: "c"), UInt8(ascii: "s"), UInt8(ascii: "C"), UInt8(ascii: "S"): return true
+        case UInt8(ascii: "v"): return payload.starts(with: Array("vCont;".utf8))
+        default: return false
+        }
     }
 
     func attachIfNeeded() {

@@ -120,12 +120,6 @@ struct SessionResumeTests {
         #expect(gdb.target.interruptCount == 2)
     }
 
-    @Test func ctrlCWhileStoppedIsIgnored() {
-        let gdb = Transcript()
-        #expect(gdb.raw("\u{03}") == "")
-        #expect(gdb.target.interruptCount == 0)
-        #expect(gdb.send("qC") == ackedReply("QC1"))
-    }
 
     @Test func watchpointFaultExitAndTermination() throws {
         let gdb = Transcript()

@@ -182,8 +182,15 @@ final class SimulatedTarget: DebugTarget, @unchecked Sendable {
 
     // MARK: Running
 
+    /// The stop the next resume returns at once (then cleared): as a run on the session's thread ends.
+    var nextStop: StopEvent?
+
     func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult {
         resumeCalls.append((actions, otherThreads))
+        if let stop = nextStop {
+            nextStop = nil
+            return .stopped(stop)
+        }
         if let (thread, action) = actions.sorted(by: { $0.key < $1.key }).first(where: { $0.value.steps })
             ?? otherThreads.flatMap({ $0.steps ? (1, $0) : nil })
         {
