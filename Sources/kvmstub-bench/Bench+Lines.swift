@@ -35,9 +35,8 @@ enum NextShape {
 
     var key: String { self == .rangeStep ? "next_r" : "next_s" }
 
-    func label(_ n: Int) -> String {
-        self == .rangeStep
-            ? "next over \(fmt(Double(n)))-insn line, vCont;r" : "next over \(fmt(Double(n)))-insn line, N × vCont;s"
+    func label(_ stub: String, _ n: Int) -> String {
+        "\(stub): next, \(fmt(Double(n)))-insn line, " + (self == .rangeStep ? "vCont;r" : "N × vCont;s")
     }
 
     func packets(_ n: Int) -> Int { self == .rangeStep ? 2 : n + 1 }
@@ -74,7 +73,8 @@ extension Bench {
                 for n in LineGuest.lengths {
                     for shape in stub.shapes {
                         let f = Figure(
-                            "\(stub.name).\(shape.key)_\(n)", .lines, shape.label(n), placement: placement,
+                            "\(stub.name).\(shape.key)_\(n)", .lines,
+                            shape.label(stub.name == "qemu" ? "QEMU" : "kvmstub", n), placement: placement,
                             kind: .rate(unit: "nexts/s"))
                         guard let connection else {
                             probes.append(.failed(f, failure))

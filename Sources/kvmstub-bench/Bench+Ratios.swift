@@ -82,7 +82,7 @@ extension Bench {
         // gdb's m sp,40), against the same next without r, and against QEMU (which has no r).
         for n in LineGuest.lengths {
             add(
-                "next_r_\(n)_vs_floor", "next, \(fmt(Double(n)))-insn line, vCont;r: time / (N raw + 2 RTT)", "≤ 1.2",
+                "next_r_\(n)_vs_floor", "next, \(fmt(Double(n))) insns, r: time / (N raw + 2 RTT)", "≤ 1.2",
                 { $0 <= 1.2 }
             ) { p in
                 guard let resp = rate("responder.rtt_tcp", p), let raw = rawStep, resp > 0, raw > 0 else {
@@ -90,7 +90,7 @@ extension Bench {
                 }
                 return ratio(1 / (2 / resp + Double(n) / raw), rate("kvmstub.next_r_\(n)", p), "not measured")
             }
-            let line = "next, \(fmt(Double(n)))-insn line"
+            let line = "next, \(fmt(Double(n))) insns"
             add("next_r_\(n)_vs_next_s", "\(line): vCont;r / N × vCont;s", "(report)", { _ in true }) { p in
                 ratio(rate("kvmstub.next_r_\(n)", p), rate("kvmstub.next_s_\(n)", p), "not measured")
             }
