@@ -37,6 +37,15 @@ expect_eq $cs_base 0x7c00 "the segment base is cs * 16"
 x/i $pc
 x/2i $cs*16+$pc
 expect_eq (*(char*)($cs*16+$pc)&0xff) 0x1e "cs * 16 + ip is the push %ds at far"
+# A hardware breakpoint at far: linear 0x7c3f, reported as pc 0x3f, where gdb knows none. It resumes at once,
+# for ever, until Ctrl-C (a SIGINT to gdb, as a terminal sends it).
+# (One-line python: gdb's trace-commands does not show the command after a python ... end block.)
+hbreak far
+python import os, signal, threading; threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+set debug remote 1
+continue
+set debug remote 0
+expect_eq $pc (far-0x7c00) "Ctrl-C stopped the endless resumes at far"
 delete
 # Back in segment 0 from here on: symbols and breakpoints agree again. Change `count` before it is read.
 break *done
@@ -44,6 +53,7 @@ p *(short*)&count
 set var *(short*)&count = 20
 continue
 expect_eq $pc done "the software breakpoint at done hit"
+p $ax
 expect_eq $ax 210 "1 + 2 + ... + 20 = 210"
 delete
 continue

@@ -48,31 +48,41 @@ expect_eq stage 2 "stage 2"
 expect_eq result 7 "the copied code ran: 3 * 2 + 1"
 monitor breakpoints
 # The same address in a debug register (one freed for it) stops stage 3 at the copied code.
-delete $sw
-delete $filler
+expect_eq $sw 7 "break *trampoline is breakpoint 7 (the lesson deletes it by number)"
+expect_eq $filler 6 "hbreak never_called_3 is breakpoint 6"
+delete 7
+delete 6
 hbreak *trampoline
 set $hw = $bpnum
 continue
 expect_eq $pc trampoline "hbreak hit the copied code"
+p $rdi
 expect_eq $rdi 3 "called with 3"
 continue
 expect_eq stage 3 "stage 3"
 # Part C: an address that is not mapped yet. A software breakpoint needs the page; a debug register does not.
-delete $hw
+expect_eq $hw 8 "hbreak *trampoline is breakpoint 8"
+delete 8
 hbreak never_called_3
 set $filler = $bpnum
 monitor translate 0x100000000
 # kvmstub's memory map (qXfer:memory-map:read) lists the guest's RAM; gdb refuses, or turns into `hbreak`,
 # anything outside it. This guest maps 4 GiB itself, so tell gdb to let the stub answer for such addresses.
 set mem inaccessible-by-default off
+# The breakpoint cannot be inserted: an error, which would end this script. Python runs it and prints the
+# error as gdb would at its prompt, and the "+command" line of trace-commands (which gdb does not always
+# print for a command python runs).
 python
+print("+break *0x100000000")
 try:
     gdb.execute("break *0x100000000")
 except gdb.error as e:
-    print("gdb: " + " ".join(str(e).split()))
+    print(str(e).rstrip("\n"))
 end
-delete $bpnum
-delete $filler
+expect_eq $bpnum 10 "break *0x100000000 is breakpoint 10"
+expect_eq $filler 9 "hbreak never_called_3 is breakpoint 9"
+delete 10
+delete 9
 hbreak *0x100000000
 continue
 expect_eq $pc 0x100000000 "hbreak hit code at an address mapped after it was set"

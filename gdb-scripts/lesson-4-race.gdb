@@ -14,12 +14,15 @@ set scheduler-locking on
 hbreak between
 continue
 expect_eq $_thread 1 "vCPU 0 (thread 1) stopped between its read and its write"
+p counter
+p $rax
 expect_eq counter 0 "counter is 0"
 expect_eq $rax 0 "vCPU 0 read 0 into rax"
 watch counter
 thread 2
 continue
 expect_eq $_thread 2 "vCPU 1 (thread 2) between its read and its write"
+p $rax
 expect_eq $rax 0 "vCPU 1 read 0 too"
 continue
 expect_eq $_thread 2 "the watchpoint stopped vCPU 1 after its write"
@@ -30,10 +33,13 @@ thread 1
 # and the next stop is vCPU 0's next read.
 continue
 expect_eq $_thread 1 "vCPU 0 stopped at its next increment"
+p counter
+p $rax
 expect_eq counter 1 "two increments, counter 1: an update was lost"
 expect_eq $rax 1 "vCPU 0 read 1"
 delete
 finish
+p counter
 expect_eq counter 2 "vCPU 0's second increment"
 # The rest, one vCPU at a time, so that no other update is lost: vCPU 1's four, then vCPU 0's three.
 thread 2

@@ -23,7 +23,13 @@
 #                          [--sve-vl VL]) instead of `kvmstub run`
 #   # gdb: NAME            run this gdb (e.g. gdb-multiarch) instead of $GDB
 #   # source: FILE         gdb sources gdb-scripts/FILE (e.g. lib/roundtrip.py) before connecting
+#   # symbols: none        gdb gets no symbol file (default: examples/build/NAME.elf)
+#   # varies: REGEX        a line the documentation quotes as this host printed it, which differs by host
 # and it fails on any "FAIL:" line, on "Error in sourced command file", or when it checks nothing.
+# Every block of README.md, examples/README.md and examples/*/LESSON.md marked `<!-- session: NAME -->` must
+# be what the script NAME.gdb ran and printed, command by command (gdb-scripts/lib/quoted.py): gdb runs such a
+# script with `set trace-commands on` ("+CMD" before each command's output); `# expect:` lines are looked for
+# in the output without those trace lines.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -46,9 +52,13 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$@"
 }
 
 scripts=("$@")
+for i in "${!scripts[@]}"; do  # absolute: gdb runs in the repository's root
+    scripts[i]=$(cd "$(dirname "${scripts[i]}")" && pwd)/$(basename "${scripts[i]}")
+done
 [ ${#scripts[@]} -gt 0 ] || scripts=("$here"/*.gdb)
 passed=0
 failed=0
+quoted_sessions=$(python3 "$here/lib/quoted.py" --list "$root")
 
 header() { sed -n "s/^# $1: //p" "$2"; }
 
@@ -86,6 +96,7 @@ for script in "${scripts[@]}"; do
     else
         serve=(run "$root/examples/build/$guest.$image_suffix" $wait_flag ${cpus:+--cpus $cpus} "${run_flags[@]}" --serial "$tmp/serial")
         image=("$root/examples/build/$guest.elf")
+        [ "$(header symbols "$script")" = none ] && image=()
     fi
     pid=
     for attempt in 1 2 3 4 5; do
@@ -117,9 +128,15 @@ for script in "${scripts[@]}"; do
             grep -qF -- "$running" "$tmp/serial" 2>/dev/null ||
                 problems+=("the guest had not printed \"$running\" 60 s after it started")
         fi
-        (clean_signals timeout -k 5 120 "$script_gdb" -batch -nx -ex "set confirm off" -ex "source $here/lib/check.gdb" \
-            "${sources[@]}" -ex "target remote 127.0.0.1:$port" -x "$script" "${image[@]}") >"$tmp/gdb.out" 2>&1
+        # Traced only where the documentation quotes the session: a trace line would also land in what a
+        # script captures with gdb.execute(…, to_string=True).
+        trace=off
+        grep -q " $name\( serial\)\?\$" <<<"$quoted_sessions" && trace=on
+        (cd "$root" && clean_signals timeout -k 5 120 "$script_gdb" -batch -nx -ex "set confirm off" \
+            -ex "source $here/lib/check.gdb" "${sources[@]}" -ex "set trace-commands $trace" \
+            -ex "target remote 127.0.0.1:$port" -x "$script" "${image[@]}") >"$tmp/gdb.trace" 2>&1
         gdb_status=$?
+        grep -v '^+' "$tmp/gdb.trace" >"$tmp/gdb.out"
         status=
         for _ in $(seq 200); do
             kill -0 "$pid" 2>/dev/null || { wait "$pid"; status=$?; break; }
@@ -140,6 +157,9 @@ for script in "${scripts[@]}"; do
         while IFS= read -r text; do
             [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/gdb.out" && problems+=("gdb output lacks: $text")
         done < <(header expect "$script")
+        while IFS= read -r line; do
+            [ -n "$line" ] && problems+=("$line")
+        done < <(python3 "$here/lib/quoted.py" "$root" "$name" "$tmp/gdb.trace" "$tmp/serial" "$script")
         checks=$(grep -c "^PASS:" "$tmp/gdb.out")
         expects=$(header expect "$script" | grep -c .)
         [ "$checks" -gt 0 ] || [ "$expects" -gt 0 ] || problems+=("the script checked nothing")
