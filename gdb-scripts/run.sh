@@ -29,7 +29,7 @@
 # Every block of README.md, examples/README.md and examples/*/LESSON.md marked `<!-- session: NAME -->` must
 # be what the script NAME.gdb ran and printed, command by command (gdb-scripts/lib/quoted.py): gdb runs such a
 # script with `set trace-commands on` ("+CMD" before each command's output); `# expect:` lines are looked for
-# in the output without those trace lines.
+# in the output without those trace lines. The quotes are this host's (kvm_pvm): elsewhere they are not checked.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -59,6 +59,9 @@ done
 passed=0
 failed=0
 quoted_sessions=$(python3 "$here/lib/quoted.py" --list "$root")
+# The quoted sessions were taken on kvm_pvm (examples/LESSONS.md): on another KVM (the nested rig's) what
+# depends on the host differs, so they are checked only where kvmstub finds CPL0 code emulated.
+"$kvmstub" info 2>/dev/null | grep -q "CPL0 code is emulated" && quotes_host=yes || quotes_host=
 
 header() { sed -n "s/^# $1: //p" "$2"; }
 
@@ -120,7 +123,9 @@ for script in "${scripts[@]}"; do
         problems+=("kvmstub did not start: $(cat "$tmp/stderr")")
     else
         running=$(header running "$script")
-        if [ -n "$running" ]; then  # let the guest get somewhere before gdb attaches
+        if [ -n "$running" ] && [ ! -e "$tmp/serial" ]; then
+            sleep 1  # a kvmstub that hands its serial output over only at the end (rig/kvmstub-remote)
+        elif [ -n "$running" ]; then  # let the guest get somewhere before gdb attaches
             for _ in $(seq 1200); do
                 grep -qF -- "$running" "$tmp/serial" 2>/dev/null && break
                 sleep 0.05
@@ -157,9 +162,11 @@ for script in "${scripts[@]}"; do
         while IFS= read -r text; do
             [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/gdb.out" && problems+=("gdb output lacks: $text")
         done < <(header expect "$script")
-        while IFS= read -r line; do
-            [ -n "$line" ] && problems+=("$line")
-        done < <(python3 "$here/lib/quoted.py" "$root" "$name" "$tmp/gdb.trace" "$tmp/serial" "$script")
+        if [ "$trace" = on ] && [ -n "$quotes_host" ]; then
+            while IFS= read -r line; do
+                [ -n "$line" ] && problems+=("$line")
+            done < <(python3 "$here/lib/quoted.py" "$root" "$name" "$tmp/gdb.trace" "$tmp/serial" "$script")
+        fi
         checks=$(grep -c "^PASS:" "$tmp/gdb.out")
         expects=$(header expect "$script" | grep -c .)
         [ "$checks" -gt 0 ] || [ "$expects" -gt 0 ] || problems+=("the script checked nothing")
