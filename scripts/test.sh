@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need when it is missing (gdb, gdb-multiarch, the arm64 and
-# ppc64 kernel headers), builds the example guests, runs the whole `swift test`, and says how many tests
+# The test command: installs what the tests need when it is missing (gdb, gdb-multiarch, lldb-16, the arm64
+# and ppc64 kernel headers), builds the example guests, runs the whole `swift test`, and says how many tests
 # ran and how many were skipped. Under CI (CI=true) a skipped test is a failure: CI has /dev/kvm and gdb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 need=()
 command -v gdb >/dev/null || need+=(gdb)
 command -v gdb-multiarch >/dev/null || need+=(gdb-multiarch)
+# lldb-16 (with python3-lldb-16) for lldb-scripts/; objcopy (binutils) rebuilds a kernel's symbols for it.
+command -v lldb-16 >/dev/null || need+=(lldb-16)
+command -v objcopy >/dev/null || need+=(binutils)
 command -v gcc >/dev/null || need+=(gcc)
 command -v python3 >/dev/null || need+=(python3)
 [ -e /usr/aarch64-linux-gnu/include/asm/kvm.h ] || need+=(linux-libc-dev-arm64-cross)
@@ -56,7 +59,7 @@ echo "swift test: $ran tests passed, $failed failed, $skipped skipped (parameter
 if [ "$skipped" -gt 0 ]; then
     grep -E '^➜ (Test|Suite) .* skipped' "$log" | sed 's/^/  /'
     if [ "${CI:-}" = true ]; then
-        echo "CI has /dev/kvm, gdb and gdb-multiarch: nothing may be skipped here" >&2
+        echo "CI has /dev/kvm, gdb, gdb-multiarch and lldb-16: nothing may be skipped here" >&2
         status=1
     fi
 fi

@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+
+/// The scenarios in lldb-scripts/ run by lldb-scripts/run.sh: a real lldb, real kvmstub, real guests.
+let lldbScripts: [String] = {
+    let dir = packageRoot.appendingPathComponent("lldb-scripts")
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+    return names.filter { $0.hasSuffix(".lldb") && !$0.hasPrefix("kernel-") }.sorted()
+}()
+
+/// Debian's lldb 16 (scripts/test.sh installs it).
+let lldb16Path = which("lldb-16")
+
+/// The Swift toolchain's own lldb (lldb 21), through lldb-scripts/toolchain-lldb.sh, which gives it the
+/// libpython3.10 it links (Debian 12 has only 3.11; this machine kind has pyenv's 3.10). Whether it starts is
+/// probed, not assumed: `why` is what it printed when it did not.
+let toolchainLLDBProbe: (starts: Bool, why: String) = {
+    guard let r = try? run("/bin/bash", ["lldb-scripts/toolchain-lldb.sh", "--version"], timeout: 60) else {
+        return (false, "could not run lldb-scripts/toolchain-lldb.sh")
+    }
+    return (r.status == 0 && r.stdout.contains("lldb version"), r.stdout + r.stderr)
+}()
+
+/// One scenario under one lldb; `lldb` is a program name or a path relative to the package root.
+func runLLDBScript(_ name: String, lldb: String, timeout: TimeInterval = 600) throws {
+    let r = try run(
+        "/bin/bash", ["lldb-scripts/run.sh", "lldb-scripts/\(name)"],
+        environment: ["KVMSTUB": kvmstubPath, "LLDB": lldb], timeout: timeout)
+    #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+    #expect(r.stdout.contains("ok   \(name.dropLast(5)) "), "\(r.stdout)")
+}
+
+@Suite(.enabled(if: kvmUsable, "needs /dev/kvm"), .enabled(if: lldb16Path != nil, "needs lldb-16 (scripts/test.sh)"))
+struct LLDBScriptTests {
+    @Test func thereAreScripts() { #expect(lldbScripts.count >= 9) }
+
+    @Test(arguments: lldbScripts)
+    func lldb16(_ name: String) throws {
+        try runLLDBScript(name, lldb: "lldb-16")
+    }
+
+    /// Where the toolchain's lldb starts (here it does), every scenario again with it. Where it cannot, the test
+    /// says why, and it must be the one known reason: no libpython3.10 to load.
+    @Test(arguments: lldbScripts)
+    func toolchainLLDB(_ name: String) throws {
+        guard toolchainLLDBProbe.starts else {
+            #expect(toolchainLLDBProbe.why.contains("libpython3.10"), "the toolchain's lldb does not start: \(toolchainLLDBProbe.why)")
+            print("the toolchain's lldb does not start here (\(toolchainLLDBProbe.why.prefix(200))): \(name) ran with lldb-16 only")
+            return
+        }
+        try runLLDBScript(name, lldb: "lldb-scripts/toolchain-lldb.sh")
+    }
+}
