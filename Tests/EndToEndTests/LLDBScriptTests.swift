@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-/// The scenarios in lldb-scripts/ run by lldb-scripts/run.sh: a real lldb, real kvmstub, real guests.
+/// The scenarios in lldb-scripts/ run by lldb-scripts/run.sh: a real lldb, real kvmstub, real guests. The kernel's
+/// (kernel-*.lldb, minutes of boot) has its own test below.
 let lldbScripts: [String] = {
     let dir = packageRoot.appendingPathComponent("lldb-scripts")
     let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
@@ -49,5 +50,12 @@ struct LLDBScriptTests {
             return
         }
         try runLLDBScript(name, lldb: "lldb-scripts/toolchain-lldb.sh")
+    }
+
+    /// Debian's kernel with KASLR on: lldb-16 attaches once it prints, finds its symbols where the slide put them,
+    /// stops at a hardware breakpoint, detaches; the toolchain's lldb attaches and checks again, then kills it.
+    @Test(.enabled(if: debianKernel != nil, "needs Debian's cloud kernel (scripts/test.sh)"))
+    func kernelWithKASLR() throws {
+        try runLLDBScript("kernel-kaslr.lldb", lldb: "lldb-16", timeout: 1500)
     }
 }
