@@ -23,10 +23,21 @@ signal.pthread_sigmask(signal.SIG_SETMASK, [])
 for s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, signal.SIG_DFL)
 os.execvp(sys.argv[1], sys.argv[1:])' "$@"
 }
-port=$((20000 + RANDOM % 40000))
-clean "$kvmstub" run "$root/examples/build/spin.elf" --gdb "127.0.0.1:$port" --serial "$tmp/serial" 2>"$tmp/stderr" &
-pid=$!
-for _ in $(seq $((${KVMSTUB_START_TIMEOUT:-5} * 20))); do grep -q "waiting for gdb" "$tmp/stderr" && break; sleep 0.05; done
+# KVMSTUB_PORTS=LO-HI as for run.sh: a port found taken is skipped.
+IFS=- read -r port_lo port_hi <<<"${KVMSTUB_PORTS:-20000-59999}"
+for attempt in $(seq 20); do
+    port=$((port_lo + (RANDOM * 32768 + RANDOM) % (port_hi - port_lo + 1)))
+    clean "$kvmstub" run "$root/examples/build/spin.elf" --gdb "127.0.0.1:$port" --serial "$tmp/serial" 2>"$tmp/stderr" &
+    pid=$!
+    for _ in $(seq $((${KVMSTUB_START_TIMEOUT:-30} * 20))); do
+        grep -q "waiting for gdb" "$tmp/stderr" && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    grep -q "waiting for gdb" "$tmp/stderr" && break
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+done
 g() { (clean timeout -k 5 60 "$gdb" -batch -nx -ex "target remote 127.0.0.1:$port" "$@" "$root/examples/build/spin.elf" 2>&1); }
 # "The guest runs on" never depends on this host's speed: attach, read spins, detach, again, until spins
 # passes $1 (at most 60 s; a guest that stays stopped leaves it at $1 and the check fails).

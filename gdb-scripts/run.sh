@@ -5,7 +5,8 @@
 # usage: gdb-scripts/run.sh [SCRIPT.gdb ...]     (default: every gdb-scripts/*.gdb;
 #        gdb-scripts/multiarch/*.gdb are the gdb-multiarch sessions against `kvmstub fake-target`)
 # env:   KVMSTUB (default .build/debug/kvmstub), GDB (default gdb), KEEP=1 keeps the logs,
-#        KVMSTUB_START_TIMEOUT (seconds to wait for "waiting for gdb", default 5).
+#        KVMSTUB_START_TIMEOUT (seconds to wait for "waiting for gdb", default 30),
+#        KVMSTUB_PORTS=LO-HI (the ports kvmstub may listen on, default 20000-59999; taken ones are skipped).
 #        KVMSTUB=rig/kvmstub-remote runs each kvmstub in the nested rig's L1 (scripts/rig-x86.sh).
 #
 # A script's header says what to expect:
@@ -58,6 +59,14 @@ done
 [ ${#scripts[@]} -gt 0 ] || scripts=("$here"/*.gdb)
 passed=0
 failed=0
+# The TCP ports kvmstub may listen on: KVMSTUB_PORTS=LO-HI (default 20000-59999), e.g. one range per student
+# when a class shares a machine. A port found taken is skipped: parallel runs do not collide.
+IFS=- read -r port_lo port_hi <<<"${KVMSTUB_PORTS:-20000-59999}"
+if ! [[ "$port_lo" =~ ^[0-9]+$ && "$port_hi" =~ ^[0-9]+$ ]] || [ "$port_lo" -gt "$port_hi" ] || [ "$port_hi" -gt 65535 ]; then
+    echo "run.sh: KVMSTUB_PORTS=${KVMSTUB_PORTS:-} is not LO-HI (e.g. 21000-21099)" >&2
+    exit 2
+fi
+pick_port() { echo $((port_lo + (RANDOM * 32768 + RANDOM) % (port_hi - port_lo + 1))); }
 quoted_sessions=$(python3 "$here/lib/quoted.py" --list "$root")
 # The quoted sessions were taken on kvm_pvm (examples/LESSONS.md): on another KVM (the nested rig's) what
 # depends on the host differs, so they are checked only where kvmstub finds CPL0 code emulated.
@@ -102,16 +111,18 @@ for script in "${scripts[@]}"; do
         [ "$(header symbols "$script")" = none ] && image=()
     fi
     pid=
-    for attempt in 1 2 3 4 5; do
-        port=$((20000 + RANDOM % 40000))
+    for attempt in $(seq 20); do
+        port=$(pick_port)
         clean_signals "$kvmstub" "${serve[@]}" --gdb "127.0.0.1:$port" >"$tmp/stdout" 2>"$tmp/stderr" &
         pid=$!
-        for _ in $(seq $((${KVMSTUB_START_TIMEOUT:-5} * 20))); do
+        for _ in $(seq $((${KVMSTUB_START_TIMEOUT:-30} * 20))); do
             grep -q "waiting for gdb" "$tmp/stderr" 2>/dev/null && break
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.05
         done
         grep -q "waiting for gdb" "$tmp/stderr" && break
+        # Most likely the port was taken (another run, another student): another one.
+        kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
         pid=
     done
@@ -177,7 +188,7 @@ for script in "${scripts[@]}"; do
     else
         echo "FAIL $name"
         printf '     %s\n' "${problems[@]}"
-        echo "     --- gdb output ---"; sed 's/^/     /' "$tmp/gdb.out" | tail -40
+        echo "     --- gdb output ---"; [ -e "$tmp/gdb.out" ] && sed 's/^/     /' "$tmp/gdb.out" | tail -40
         echo "     --- kvmstub stderr ---"; sed 's/^/     /' "$tmp/stderr" | tail -10
         failed=$((failed + 1))
     fi
