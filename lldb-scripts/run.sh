@@ -5,7 +5,7 @@
 #
 # usage: lldb-scripts/run.sh [SCRIPT.lldb ...]     (default: every lldb-scripts/*.lldb)
 # env:   KVMSTUB (default .build/debug/kvmstub), LLDB (default lldb-16; lldb-scripts/toolchain-lldb.sh runs the
-#        Swift toolchain's own), KEEP=1 keeps the logs
+#        Swift toolchain's own), KEEP=1 keeps the logs, LLDB_OUTPUT=FILE gets a copy of lldb's output (one script)
 #
 # A script's header says what to expect:
 #   # guest: NAME          examples/build/NAME.elf (lldb's symbol file too)
@@ -154,6 +154,7 @@ for script in "${scripts[@]}"; do
         # What lldb printed, without the lines it echoes ("(lldb) COMMAND"): the script's own header and
         # commands must never satisfy an expectation.
         grep -v '^(lldb) ' "$tmp/lldb.out" >"$tmp/printed" || true
+        [ -n "${LLDB_OUTPUT:-}" ] && cp "$tmp/lldb.out" "$LLDB_OUTPUT"
         allowed=$(header allow-error "$script")
         while IFS= read -r line; do
             ok=

@@ -5,7 +5,7 @@
 set -u
 toolchain_lldb=${TOOLCHAIN_LLDB:-$(dirname "$(readlink -f "$(command -v swift)")")/lldb}
 [ -x "$toolchain_lldb" ] || { echo "toolchain-lldb.sh: no lldb beside swift ($toolchain_lldb)" >&2; exit 127; }
-if ! ldd "$toolchain_lldb" | grep -q "libpython.*not found"; then exec "$toolchain_lldb" "$@"; fi
+if ! ldd "$toolchain_lldb" 2>/dev/null | grep -q "libpython.*not found"; then exec "$toolchain_lldb" "$@"; fi
 for lib in $(python3.10 -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))' 2>/dev/null) \
     ${PYENV_ROOT:-$HOME/.pyenv}/versions/3.10*/lib /root/.pyenv/versions/3.10*/lib /usr/local/lib /usr/lib/x86_64-linux-gnu; do
     if [ -e "$lib/libpython3.10.so.1.0" ]; then

@@ -45,11 +45,60 @@ struct LLDBScriptTests {
     @Test(arguments: lldbScripts)
     func toolchainLLDB(_ name: String) throws {
         guard toolchainLLDBProbe.starts else {
-            #expect(toolchainLLDBProbe.why.contains("libpython3.10"), "the toolchain's lldb does not start: \(toolchainLLDBProbe.why)")
-            print("the toolchain's lldb does not start here (\(toolchainLLDBProbe.why.prefix(200))): \(name) ran with lldb-16 only")
+            #expect(
+                toolchainLLDBProbe.why.contains("libpython3.10"),
+                "the toolchain's lldb does not start: \(toolchainLLDBProbe.why)")
+            print(
+                "the toolchain's lldb does not start here (\(toolchainLLDBProbe.why.prefix(200))): \(name) ran with lldb-16 only"
+            )
             return
         }
         try runLLDBScript(name, lldb: "lldb-scripts/toolchain-lldb.sh")
+    }
+
+    /// README.md's "Attach lldb" session (the block after `<!-- lldb-session: readme-session -->`) against a run
+    /// of lldb-scripts/readme-session.lldb, with the toolchain's lldb where it starts: every `(lldb) CMD` is the
+    /// script's next command, and every other quoted line is one lldb printed, in order (lines may be left out,
+    /// blanks are collapsed, a `# note` after a command is not part of it).
+    @Test func readmeQuotesWhatLLDBPrints() throws {
+        let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let lines = readme.components(separatedBy: "\n")
+        let mark = try #require(lines.firstIndex(of: "<!-- lldb-session: readme-session -->"))
+        #expect(lines[mark + 1].hasPrefix("```"))
+        let block = lines[(mark + 2)...].prefix { !$0.hasPrefix("```") }
+        func collapsed(_ s: some StringProtocol) -> String {
+            s.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+        }
+        let script = try String(
+            contentsOf: packageRoot.appendingPathComponent("lldb-scripts/readme-session.lldb"), encoding: .utf8)
+        let commands = script.components(separatedBy: "\n").filter { !$0.isEmpty && !$0.hasPrefix("#") }.map(collapsed)
+        let quotedCommands = block.filter { $0.hasPrefix("(lldb) ") }.map {
+            collapsed($0.dropFirst(7).replacingOccurrences(of: #"\s+#\s.*$"#, with: "", options: .regularExpression))
+        }
+        #expect(quotedCommands == commands, "README's commands are not lldb-scripts/readme-session.lldb's")
+
+        let lldb = toolchainLLDBProbe.starts ? "lldb-scripts/toolchain-lldb.sh" : "lldb-16"
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kvmstub-readme-lldb-\(getpid()).out"
+        ).path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let r = try run(
+            "/bin/bash", ["lldb-scripts/run.sh", "lldb-scripts/readme-session.lldb"],
+            environment: ["KVMSTUB": kvmstubPath, "LLDB": lldb, "LLDB_OUTPUT": output], timeout: 600)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let printed = try String(contentsOfFile: output, encoding: .utf8).components(separatedBy: "\n")
+            .filter { !$0.hasPrefix("(lldb) ") }.map(collapsed)
+        var next = printed.startIndex
+        for quoted in block where !quoted.hasPrefix("(lldb) ") && !quoted.hasPrefix("$ ") && !collapsed(quoted).isEmpty
+        {
+            guard let found = printed[next...].firstIndex(of: collapsed(quoted)) else {
+                Issue.record(
+                    "README quotes a line \(lldb) did not print (in this order): \(quoted)\n\(printed.joined(separator: "\n"))"
+                )
+                return
+            }
+            next = found + 1
+        }
     }
 
     /// Debian's kernel with KASLR on: lldb-16 attaches once it prints, finds its symbols where the slide put them,
