@@ -3,7 +3,7 @@
 # under qemu-system-aarch64 (TCG) on a virt board with EL2 (virtualization=on), GICv3 and SVE up to 2048 bits,
 # so /dev/kvm inside is arm64 KVM in VHE mode; a busybox initramfs runs one job script there and powers off.
 #
-# usage: rig/arm64.sh [--cpu CPU] [--gdb-port PORT] [--timeout S] [--log FILE] JOB.sh [FILE...]
+# usage: rig/arm64.sh [--cpu CPU] [--gdb-port PORT [--then CMD]] [--timeout S] [--log FILE] JOB.sh [FILE...]
 #   JOB.sh      a busybox sh script run in the guest (in /tmp, PATH=/rig:/bin); the rig exits with its status
 #   FILE...     copied to /rig/ in the guest beside:
 #                 /rig/kvmstub, /rig/lib/  the arm64 kvmstub from .build-arm64 (scripts/build-arm64.sh) with its
@@ -11,6 +11,9 @@
 #                 /rig/onereg-probe        rig/probes/onereg-probe.c built for arm64 (static)
 #   --cpu CPU       QEMU's -cpu (default max,sve=on,sve2048=on; cortex-a57 is a host without SVE)
 #   --gdb-port P    forwards 127.0.0.1:P on this host to port 1234 in the guest (user networking)
+#   --then CMD      once the guest's console says "waiting for gdb" (kvmstub serving on 0.0.0.0:1234 in the job),
+#                   runs CMD on this host (bash -c, RIG_GDB_PORT set): e.g. gdb-multiarch through the forward. The
+#                   rig's status is then CMD's if the job's was 0
 #   --timeout S     give up after S seconds (default 900): the job, the boot and all
 #   --log FILE      the console log (default: a temporary file, named on failure)
 # env: KVMSTUB_CACHE (default /var/cache/kvmstub): the kernel, busybox and the base initramfs are cached there
@@ -25,12 +28,14 @@ cache=${KVMSTUB_CACHE:-/var/cache/kvmstub}
 build=${KVMSTUB_ARM64_BUILD:-$top/.build-arm64}
 cpu=max,sve=on,sve2048=on
 port=
+then=
 limit=900
 log=
 while [ $# -gt 0 ]; do
     case "$1" in
     --cpu) cpu=$2; shift 2 ;;
     --gdb-port) port=$2; shift 2 ;;
+    --then) then=$2; shift 2 ;;
     --timeout) limit=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -39,6 +44,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ $# -ge 1 ] || rig_die "usage: rig/arm64.sh [options] JOB.sh [FILE...] (see --help)"
+[ -z "$then" ] || [ -n "$port" ] || rig_die "--then needs --gdb-port"
 job=$1
 shift
 [ -f "$job" ] || rig_die "no job script $job"
@@ -101,8 +107,29 @@ net=(-nic none)
 rig_log "booting Linux $kver (-cpu $cpu) for $(basename "$job"); console log $log"
 start=$(date +%s)
 status=0
-run_guest "$log" "$limit" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu "$cpu" -smp 1 -m 1024 \
-    -nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd" \
-    -append "console=ttyAMA0 panic=-1 quiet loglevel=4" "${net[@]}" || status=$?
-rig_log "job status $status after $(($(date +%s) - start)) s"
+qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu "$cpu" -smp 1 -m 1024
+    -nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd"
+    -append "console=ttyAMA0 panic=-1 quiet loglevel=4" "${net[@]}")
+if [ -z "$then" ]; then
+    run_guest "$log" "$limit" "${qemu[@]}" || status=$?
+else
+    : >"$log"
+    (QUIET=1 run_guest "$log" "$limit" "${qemu[@]}") &
+    guest=$!
+    until grep -aq "waiting for gdb" "$log" 2>/dev/null; do
+        kill -0 "$guest" 2>/dev/null || break
+        sleep 0.5
+    done
+    host_status=0
+    if grep -aq "waiting for gdb" "$log"; then
+        RIG_GDB_PORT=$port bash -c "$then" || host_status=$?
+    else
+        rig_log "the job never said \"waiting for gdb\": see $log"
+        host_status=1
+    fi
+    wait "$guest" || status=$?
+    [ "${QUIET:-}" = 1 ] || cat "$log"
+    [ "$status" != 0 ] || status=$host_status
+fi
+rig_log "status $status after $(($(date +%s) - start)) s"
 exit $status
