@@ -90,6 +90,18 @@ extension Bench {
                 }
                 return ratio(1 / (2 / resp + Double(n) / raw), rate("kvmstub.next_r_\(n)", p), "not measured")
             }
+            // The same in CPU time, which a busy machine inflates far less: kvmstub's CPU per next against N raw
+            // steps' CPU (this process's thread) and the responder's CPU for 2 round trips.
+            add(
+                "next_r_\(n)_cpu_vs_floor", "next, \(fmt(Double(n))) insns, r: CPU / (N raw + 2 RTT)", "≤ 1.2",
+                { $0 <= 1.2 }
+            ) { p in
+                guard let raw = report.figure("raw_kvm.step")?.threadCPUPerOp,
+                    let resp = report.figure("responder.rtt_tcp", p)?.serverCPUPerOp,
+                    let next = report.figure("kvmstub.next_r_\(n)", p)?.serverCPUPerOp
+                else { return (nil, "CPU times not measured") }
+                return (next / (Double(n) * raw + 2 * resp), "")
+            }
             let line = "next, \(fmt(Double(n))) insns"
             add("next_r_\(n)_vs_next_s", "\(line): vCont;r / N × vCont;s", "(report)", { _ in true }) { p in
                 ratio(rate("kvmstub.next_r_\(n)", p), rate("kvmstub.next_s_\(n)", p), "not measured")

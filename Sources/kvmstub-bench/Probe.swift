@@ -21,6 +21,8 @@ final class Probe {
 
     private(set) var ops = 0
     private var usage = ProcessUsage()
+    /// CPU time of the measuring thread (in-process probes, no server), nanoseconds.
+    private var threadCPU: UInt64 = 0
     private var ioctlOrder: [String] = []
     private var ioctls: [String: Int] = [:]
 
@@ -48,6 +50,12 @@ final class Probe {
 
     var isFailed: Bool { figure.notMeasured != nil }
 
+    static func threadCPUTime() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
     /// One timed run: warm-up, then operations until the budget's time or count; counts charged to the timed
     /// operations only.
     func runOnce(_ budget: Budget, allCPUs: [Int]) {
@@ -63,6 +71,7 @@ final class Probe {
             for _ in 0..<(warmUpOps ?? budget.warmUpOps) { try op() }
             if let c = statsClient { _ = try c.monitor("sync-stats reset") }
             let u0 = server?.usage()
+            let c0 = server == nil ? Self.threadCPUTime() : 0
             let start = now()
             let deadline = start + budget.seconds
             var n = 0
@@ -72,6 +81,7 @@ final class Probe {
             } while n < budget.maxOps && now() < deadline
             let elapsed = now() - start
             let u1 = server?.usage()
+            if server == nil { threadCPU += Self.threadCPUTime() - c0 }
             figure.samples.append(Double(n) / elapsed)
             ops += n
             if let u0, let u1 { usage = usage + (u1 - u0) }
@@ -91,7 +101,11 @@ final class Probe {
     func finished() -> Figure {
         var f = figure
         guard !isFailed, ops > 0 else { return f }
-        if server != nil { f.attach(usage: usage, ops: ops) }
+        if server != nil {
+            f.attach(usage: usage, ops: ops)
+        } else {
+            f.threadCPUPerOp = Double(threadCPU) / 1e3 / Double(ops)
+        }
         if statsClient != nil { f.ioctlsPerOp = ioctlOrder.map { ($0, Double(ioctls[$0]!) / Double(ops)) } }
         return f
     }

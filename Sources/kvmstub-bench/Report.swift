@@ -52,6 +52,9 @@ struct Figure {
     var ioctlsPerOp: [(name: String, count: Double)]?
     /// The server's CPU time per operation (µs), and its context switches per operation.
     var serverCPUPerOp: Double?
+    /// In-process figures (raw KVM): the measuring thread's own CPU time per operation (µs), which a busy machine
+    /// inflates far less than the wall time.
+    var threadCPUPerOp: Double?
     var serverSwitchesPerOp: Double?
     var serverVoluntarySwitchesPerOp: Double?
     var note: String?
@@ -221,6 +224,7 @@ final class Report {
             details.append(
                 "server: \(fmtSmart(cpu)) µs CPU/op, \(fmt(sw, 2)) context switches/op (\(fmt(vol, 2)) voluntary)")
         }
+        if let cpu = f.threadCPUPerOp { details.append("this thread: \(fmtSmart(cpu)) µs CPU/op") }
         if let note = f.note { details.append(note) }
         for d in details { out("      " + d) }
     }
@@ -248,6 +252,7 @@ final class Report {
                         + io.map { "\(jsonString($0.name)):\(jsonNumber($0.count))" }.joined(separator: ",") + "}")
             }
             if let cpu = f.serverCPUPerOp { fields.append("\"server_cpu_us_per_op\":\(jsonNumber(cpu))") }
+            if let cpu = f.threadCPUPerOp { fields.append("\"thread_cpu_us_per_op\":\(jsonNumber(cpu))") }
             if let sw = f.serverSwitchesPerOp { fields.append("\"server_context_switches_per_op\":\(jsonNumber(sw))") }
             if let note = f.note { fields.append("\"note\":\(jsonString(note))") }
             return "{" + fields.joined(separator: ",") + "}"
