@@ -12,7 +12,8 @@
  *                    'R' run it
  *                    'K' send the program a signal (the payload is its number, in decimal)
  *   agent -> client  'o' / 'e' the program's stdout / stderr, as it comes
- *                    'S' the serial file's contents, once the program has ended (when it wrote one)
+ *                    's' what the program appended to the serial file (polled every 100 ms, and once more
+ *                        when it has ended), so a client can wait for a guest's output while it runs
  *                    'x' how it ended: "exit N" or "signal N"; then the agent closes the connection
  *                    'E' an error the agent met (then it closes)
  * A client that goes away ends its program (SIGTERM, SIGKILL two seconds later). The session directory
@@ -119,6 +120,26 @@ static void remove_session_dir(void) {
     rmdir(session_dir);
 }
 
+/* Sends what was appended to the serial file since *sent; -1 when the client is gone. */
+static int forward_serial(const char *path, off_t *sent) {
+    struct stat st;
+    if (stat(path, &st) < 0 || st.st_size <= *sent) return 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    char buf[65536];
+    ssize_t n;
+    int r = 0;
+    while ((n = pread(fd, buf, sizeof buf, *sent)) > 0) {
+        if (send_record('s', buf, (uint32_t)n) < 0) {
+            r = -1;
+            break;
+        }
+        *sent += n;
+    }
+    close(fd);
+    return r;
+}
+
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -218,6 +239,7 @@ static void session(void) {
     close(err[1]);
 
     int status = 0, reaped = 0, client_gone = 0;
+    off_t serial_sent = 0;
     double kill_at = 0;
     struct pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {client, POLLIN, 0}};
     char buf[65536];
@@ -246,6 +268,7 @@ static void session(void) {
                 free(data);
             }
         }
+        if (!client_gone && forward_serial(serial_path, &serial_sent) < 0) client_gone = 1;
         if (client_gone && !reaped && kill_at == 0) {
             kill(child, SIGTERM);
             kill_at = now() + 2;
@@ -254,17 +277,7 @@ static void session(void) {
         if (!reaped && waitpid(child, &status, WNOHANG) == child) reaped = 1;
     }
     if (!client_gone) {
-        int fd = open(serial_path, O_RDONLY);
-        if (fd >= 0) {
-            struct stat st;
-            if (fstat(fd, &st) == 0) {
-                char *contents = malloc(st.st_size + 1);
-                ssize_t n = contents ? read(fd, contents, st.st_size) : -1;
-                if (n >= 0) send_record('S', contents, (uint32_t)n);
-                free(contents);
-            }
-            close(fd);
-        }
+        forward_serial(serial_path, &serial_sent);
         char how[64];
         if (WIFSIGNALED(status))
             snprintf(how, sizeof how, "signal %d", WTERMSIG(status));
