@@ -8,17 +8,21 @@
  *
  * The debugging exercise: `watch counter` stops on every write, from either
  * vCPU, and `info threads` / `thread N` show who wrote it (gdb threads are
- * vCPUs: thread 1 is vCPU 0). With only one vCPU it says so and exits with 6.
+ * vCPUs: thread 1 is vCPU 0). With only one vCPU it says so and exits with 6:
+ * vCPU 1 never started. Once it has started vCPU 0 waits for it however long it
+ * takes (a debugger may hold it, or a busy host not run it for a while).
  */
 #include "guest.h"
 
 #define ROUNDS 200
 
 volatile unsigned long counter;    /* the shared, unprotected counter */
+volatile int started[2];           /* set by each vCPU as it begins */
 volatile int finished[2];          /* set by each vCPU when its rounds are done */
 
 GDB_VISIBLE void work(int cpu)
 {
+    started[cpu] = 1;
     for (int i = 0; i < ROUNDS; i++) {
         unsigned long seen = counter;  /* read ... */
         counter = seen + 1;            /* ... and write back: another vCPU may have written in between */
@@ -37,8 +41,8 @@ int main(void)
     serial_puts("smp: two vCPUs add to one counter\n");
     work(0);
     for (unsigned long spins = 0; !finished[1]; spins++) {
-        if (spins > 2000000) {
-            serial_puts("vCPU 1 never finished: run with --cpus 2\n");
+        if (!started[1] && spins > 2000000) {
+            serial_puts("vCPU 1 never started: run with --cpus 2\n");
             return 6;
         }
     }
