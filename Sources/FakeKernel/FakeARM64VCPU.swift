@@ -93,7 +93,7 @@ public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
     // MARK: Set-up
 
     public func armVCPUInit(target: UInt32, features: [UInt32]) throws(KVMError) {
-        counter.record("KVM_ARM_VCPU_INIT")
+        counter.record(.armVCPUInit)
         let word0 = features.first ?? 0
         // kvm_vcpu_set_target, then kvm_vcpu_init_check_features.
         guard target == preferredTarget else { throw fakeError("KVM_ARM_VCPU_INIT", nil, EINVAL) }
@@ -127,7 +127,7 @@ public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
     }
 
     public func armVCPUFinalize(feature: Int32) throws(KVMError) {
-        counter.record("KVM_ARM_VCPU_FINALIZE")
+        counter.record(.armVCPUFinalize)
         guard initialized else { throw fakeError("KVM_ARM_VCPU_FINALIZE", nil, ENOEXEC) }
         guard feature == Int32(ARM64VCPUFeature.sve), sveEnabled else {
             throw fakeError("KVM_ARM_VCPU_FINALIZE", nil, EINVAL)
@@ -152,7 +152,7 @@ public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
     }
 
     public func regList() throws(KVMError) -> [UInt64] {
-        counter.record("KVM_GET_REG_LIST")
+        counter.record(.getRegList)
         guard initialized else { throw fakeError("KVM_GET_REG_LIST", nil, ENOEXEC) }
         guard !sveEnabled || sveFinalized else { throw fakeError("KVM_GET_REG_LIST", nil, EPERM) }
         var ids: [OneRegID] = []
@@ -300,7 +300,7 @@ public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
     // MARK: Running
 
     public func run(singleStep: Bool, memory: FakeRAM) throws(KVMError) -> FakeExit {
-        counter.record("KVM_RUN")
+        counter.record(.run)
         guard initialized else { throw fakeError("KVM_RUN", nil, ENOEXEC) }
         guard !sveEnabled || sveFinalized else { throw fakeError("KVM_RUN", nil, EPERM) }
         let pc = loadU64(core[ARM64ID.CoreOffset.pc..<ARM64ID.CoreOffset.pc + 8])

@@ -36,19 +36,19 @@ public final class FakePPC64VCPU: PPC64VCPUDevice, FakeVCPU, FakeOneRegStore {
     }
 
     public func getPPCRegs(into out: UnsafeMutableRawBufferPointer) throws(KVMError) {
-        counter.record("KVM_GET_REGS")
+        counter.record(.getRegs)
         guard out.count == regs.count else { throw fakeError("KVM_GET_REGS", nil, EFAULT) }
         for (i, b) in regs.enumerated() { out[i] = b }
     }
 
     public func setPPCRegs(from input: UnsafeRawBufferPointer) throws(KVMError) {
-        counter.record("KVM_SET_REGS")
+        counter.record(.setRegs)
         guard input.count == regs.count else { throw fakeError("KVM_SET_REGS", nil, EFAULT) }
         regs = Array(input)
     }
 
     public func regList() throws(KVMError) -> [UInt64] {
-        counter.record("KVM_GET_REG_LIST")
+        counter.record(.getRegList)
         throw fakeError("KVM_GET_REG_LIST", nil, EINVAL)
     }
 
@@ -96,7 +96,7 @@ public final class FakePPC64VCPU: PPC64VCPUDevice, FakeVCPU, FakeOneRegStore {
     }
 
     public func run(singleStep: Bool, memory: FakeRAM) throws(KVMError) -> FakeExit {
-        counter.record("KVM_RUN")
+        counter.record(.run)
         let o = PPCID.RegsOffset.pc
         let pc = loadU64(regs[o..<o + 8])
         let next: UInt64

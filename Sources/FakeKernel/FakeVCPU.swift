@@ -39,13 +39,13 @@ protocol FakeOneRegStore: AnyObject {
 
 extension FakeOneRegStore {
     func fakeGetOneReg(_ id: UInt64, into value: UnsafeMutableRawBufferPointer) throws(KVMError) {
-        counter.record("KVM_GET_ONE_REG")
+        counter.record(.getOneReg)
         let bytes = try access(OneRegID(rawValue: id), bufferSize: value.count, write: nil, operation: "KVM_GET_ONE_REG")
         for (i, b) in bytes.enumerated() { value[i] = b }
     }
 
     func fakeSetOneReg(_ id: UInt64, from value: UnsafeRawBufferPointer) throws(KVMError) {
-        counter.record("KVM_SET_ONE_REG")
+        counter.record(.setOneReg)
         _ = try access(OneRegID(rawValue: id), bufferSize: value.count, write: Array(value), operation: "KVM_SET_ONE_REG")
     }
 }

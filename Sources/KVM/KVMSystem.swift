@@ -3,8 +3,9 @@ import Glibc
 
 /// An open /dev/kvm. The corresponding ioctls are the system ioctls of Documentation/virt/kvm/api.rst, 4.
 public final class KVMSystem: @unchecked Sendable {
-    public let fd: Int32
+    package let fd: Int32
     public let path: String
+    let ioctls: IoctlFunnel
 
     /// Opens /dev/kvm and checks the API version (12, the only stable one).
     public init(path: String = "/dev/kvm") throws(KVMError) {
@@ -12,7 +13,8 @@ public final class KVMSystem: @unchecked Sendable {
         guard fd >= 0 else { throw KVMError(operation: "open \(path)", errno: errno) }
         self.fd = fd
         self.path = path
-        let version = ckvm_ioctl_val(fd, CKVM_GET_API_VERSION, 0)
+        ioctls = IoctlFunnel(fd: fd, counter: nil, vcpu: nil)
+        let version = ioctls.perform(.getAPIVersion, CKVM_GET_API_VERSION, .value(0)).value
         guard version == 12 else {
             close(fd)
             throw KVMError(operation: "KVM_GET_API_VERSION returned \(version), expected 12 from \(path)", errno: EINVAL)
@@ -21,42 +23,56 @@ public final class KVMSystem: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    public var apiVersion: Int32 { ckvm_ioctl_val(fd, CKVM_GET_API_VERSION, 0) }
+    public var apiVersion: Int32 { ioctls.perform(.getAPIVersion, CKVM_GET_API_VERSION, .value(0)).value }
 
     /// `KVM_CHECK_EXTENSION`: 0 when absent, else a capability-specific value (a count, a flag set).
     public func checkExtension(_ cap: Int32) -> Int32 {
-        max(0, ckvm_ioctl_val(fd, CKVM_CHECK_EXTENSION, UInt(cap)))
+        max(0, ioctls.perform(.checkExtension, CKVM_CHECK_EXTENSION, .value(UInt(cap))).value)
     }
 
     /// `KVM_GET_VCPU_MMAP_SIZE`: the size of the shared kvm_run mapping.
     public func vcpuMmapSize() throws(KVMError) -> Int {
-        let n = ckvm_ioctl_val(fd, CKVM_GET_VCPU_MMAP_SIZE, 0)
-        guard n > 0 else { throw KVMError(operation: "KVM_GET_VCPU_MMAP_SIZE", errno: errno) }
-        return Int(n)
+        Int(try ioctls.call(.getVCPUMmapSize, CKVM_GET_VCPU_MMAP_SIZE, .value(0)))
     }
 
     /// `KVM_GET_MSR_INDEX_LIST`: the MSRs KVM_GET_MSRS serves.
     public func msrIndexList() throws(KVMError) -> [UInt32] {
-        var n: UInt32 = 0
         var probe = kvm_msr_list()
-        _ = ckvm_ioctl_ptr(fd, CKVM_GET_MSR_INDEX_LIST, &probe)  // E2BIG, with the count
-        n = probe.nmsrs
+        _ = ioctls.perform(.getMSRIndexList, CKVM_GET_MSR_INDEX_LIST, .pointer(&probe))  // E2BIG, with the count
+        let n = probe.nmsrs
         let size = ckvm_msr_list_size(n)
         let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
         defer { buf.deallocate() }
         buf.storeBytes(of: n, as: UInt32.self)
-        guard ckvm_ioctl_ptr(fd, CKVM_GET_MSR_INDEX_LIST, buf) == 0 else {
-            throw KVMError(operation: "KVM_GET_MSR_INDEX_LIST", errno: errno)
-        }
+        try ioctls.call(.getMSRIndexList, CKVM_GET_MSR_INDEX_LIST, .pointer(buf))
         let count = Int(buf.load(as: UInt32.self))
         return (0..<count).map { buf.load(fromByteOffset: 4 + 4 * $0, as: UInt32.self) }
     }
 
+    /// `KVM_GET_SUPPORTED_CPUID` into a `struct kvm_cpuid2` grown until it fits; `body` gets it and its entry count.
+    func withSupportedCPUID(_ body: (UnsafeMutableRawPointer, Int) throws(KVMError) -> Void) throws(KVMError) {
+        var n: UInt32 = 256
+        while true {
+            let size = ckvm_cpuid2_size(n)
+            let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+            defer { buf.deallocate() }
+            buf.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            buf.storeBytes(of: n, as: UInt32.self)
+            let r = ioctls.perform(.getSupportedCPUID, CKVM_GET_SUPPORTED_CPUID, .pointer(buf))
+            if r.failed {
+                if r.errno == E2BIG && n < 4096 {
+                    n *= 2
+                    continue
+                }
+                throw ioctls.error(.getSupportedCPUID, r.errno)
+            }
+            return try body(buf, Int(buf.load(as: UInt32.self)))
+        }
+    }
+
     /// `KVM_CREATE_VM` with the default machine type.
     public func createVM() throws(KVMError) -> VirtualMachine {
-        let vmfd = retryingEINTR { ckvm_ioctl_val(fd, CKVM_CREATE_VM, 0) }
-        guard vmfd >= 0 else { throw KVMError(operation: "KVM_CREATE_VM", errno: errno) }
-        return VirtualMachine(fd: vmfd, system: self)
+        VirtualMachine(fd: try ioctls.call(.createVM, CKVM_CREATE_VM, .value(0)), system: self)
     }
 }
 
@@ -92,4 +108,9 @@ public struct KVMCapabilities: Sendable {
 
     /// BLOCKIRQ keeps a single step out of interrupt handlers; only kernels that list it accept it.
     public var blockIRQ: Bool { guestDebugFlags & CKVM_GUESTDBG_BLOCKIRQ != 0 }
+
+    /// x86: kvm_run carries both REGS and SREGS back (KVM_CAP_SYNC_REGS), so the backend can use it.
+    public var syncsX86RegsAndSregs: Bool {
+        syncRegs & CKVM_SYNC_X86_REGS != 0 && syncRegs & CKVM_SYNC_X86_SREGS != 0
+    }
 }

@@ -7,10 +7,9 @@ extension VCPU {
     /// guest has not enabled kvmclock on this vCPU (MSR_KVM_SYSTEM_TIME), which is normal for a guest that is not
     /// Linux, and for Linux before kvmclock_init.
     public func reportPausedToKVMClock() throws(KVMError) -> Bool {
-        counter.record("KVM_KVMCLOCK_CTRL")
-        if retryingEINTR({ ckvm_ioctl_val(fd, CKVM_KVMCLOCK_CTRL, 0) }) == 0 { return true }
-        let e = errno
-        if e == EINVAL { return false }
-        throw KVMError(operation: "KVM_KVMCLOCK_CTRL", vcpu: index, errno: e)
+        let r = ioctls.perform(.kvmclockCtrl, CKVM_KVMCLOCK_CTRL, .value(0))
+        if !r.failed { return true }
+        if r.errno == EINVAL { return false }
+        throw ioctls.error(.kvmclockCtrl, r.errno)
     }
 }

@@ -15,15 +15,15 @@ extension VCPU: ARM64VCPUDevice, PPC64VCPUDevice {
             defer { buf.deallocate() }
             buf.initializeMemory(as: UInt8.self, repeating: 0, count: size)
             buf.storeBytes(of: n, as: UInt64.self)
-            counter.record("KVM_GET_REG_LIST")
-            if retryingEINTR({ ckvm_ioctl_ptr(fd, CKVM_GET_REG_LIST, buf) }) == 0 {
+            let r = ioctls.perform(.getRegList, CKVM_GET_REG_LIST, .pointer(buf))
+            if !r.failed {
                 let count = Int(buf.load(as: UInt64.self))
                 return (0..<min(count, Int(n))).map { buf.load(fromByteOffset: 8 + 8 * $0, as: UInt64.self) }
             }
-            let e = errno
+            let e = r.errno
             let wanted = buf.load(as: UInt64.self)
             guard e == E2BIG, wanted > n, wanted < 1 << 20 else {
-                throw KVMError(operation: "KVM_GET_REG_LIST", vcpu: index, errno: e)
+                throw ioctls.error(.getRegList, e)
             }
             n = wanted
         }
@@ -34,36 +34,34 @@ extension VCPU: ARM64VCPUDevice, PPC64VCPUDevice {
         var words = [UInt32](repeating: 0, count: 8)
         words[0] = target
         for (i, w) in features.prefix(7).enumerated() { words[1 + i] = w }
-        try withUnsafeMutableBytes(of: &words) { (b) throws(KVMError) in
-            counter.record("KVM_ARM_VCPU_INIT")
-            guard retryingEINTR({ ckvm_ioctl_ptr(fd, CKVM_ARM_VCPU_INIT, b.baseAddress) }) == 0 else {
-                throw KVMError(operation: "KVM_ARM_VCPU_INIT", vcpu: index, errno: errno)
-            }
+        try withMutableWords(&words) { (p) throws(KVMError) in
+            try ioctls.call(.armVCPUInit, CKVM_ARM_VCPU_INIT, .pointer(p))
         }
     }
 
     /// `KVM_ARM_VCPU_FINALIZE`: the argument is a pointer to the feature number.
     public func armVCPUFinalize(feature: Int32) throws(KVMError) {
         var f = feature
-        try ioctl("KVM_ARM_VCPU_FINALIZE", CKVM_ARM_VCPU_FINALIZE, &f, detail: "\(feature)")
+        try ioctls.call(.armVCPUFinalize, CKVM_ARM_VCPU_FINALIZE, &f, detail: "\(feature)")
     }
 
     public func getPPCRegs(into regs: UnsafeMutableRawBufferPointer) throws(KVMError) {
         precondition(regs.count == 392, "powerpc struct kvm_regs is 392 bytes")
-        counter.record("KVM_GET_REGS")
-        guard retryingEINTR({ ckvm_ioctl_ptr(fd, CKVM_PPC_GET_REGS, regs.baseAddress) }) == 0 else {
-            throw KVMError(operation: "KVM_GET_REGS", vcpu: index, errno: errno)
-        }
+        try ioctls.call(.getRegs, CKVM_PPC_GET_REGS, .pointer(regs.baseAddress))
     }
 
     public func setPPCRegs(from regs: UnsafeRawBufferPointer) throws(KVMError) {
         precondition(regs.count == 392, "powerpc struct kvm_regs is 392 bytes")
-        counter.record("KVM_SET_REGS")
-        guard
-            retryingEINTR({ ckvm_ioctl_ptr(fd, CKVM_PPC_SET_REGS, UnsafeMutableRawPointer(mutating: regs.baseAddress)) }
-            ) == 0
-        else {
-            throw KVMError(operation: "KVM_SET_REGS", vcpu: index, errno: errno)
-        }
+        try ioctls.call(.setRegs, CKVM_PPC_SET_REGS, .pointer(UnsafeMutableRawPointer(mutating: regs.baseAddress)))
     }
+}
+
+/// `Array.withUnsafeMutableBytes` rethrows untyped errors; this keeps `KVMError`.
+private func withMutableWords(_ words: inout [UInt32], _ body: (UnsafeMutableRawPointer?) throws(KVMError) -> Void)
+    throws(KVMError)
+{
+    let result: Result<Void, KVMError> = words.withUnsafeMutableBytes { b in
+        do throws(KVMError) { return .success(try body(b.baseAddress)) } catch { return .failure(error) }
+    }
+    try result.get()
 }

@@ -37,7 +37,7 @@ public final class X86Backend: RegisterBackend {
         self.syncRegs = syncRegs
         self.useXSAVE = useXSAVE
         if syncRegs {
-            ckvm_run_valid_regs(vcpu.run).pointee = CKVM_SYNC_X86_REGS | CKVM_SYNC_X86_SREGS
+            ckvm_run_valid_regs(vcpu.runPage).pointee = CKVM_SYNC_X86_REGS | CKVM_SYNC_X86_SREGS
         }
     }
 
@@ -133,7 +133,7 @@ public final class X86Backend: RegisterBackend {
 
     /// Without an in-kernel local APIC, KVM_RUN first sets CR8 from kvm_run->cr8 (arch/x86/kvm/x86.c,
     /// "re-sync apic's tpr"), overriding what KVM_SET_SREGS wrote: so a CR8 write goes there too.
-    private func publishCR8() { vcpu.run.pointee.cr8 = sregs.cr8 }
+    private func publishCR8() { vcpu.runPage.pointee.cr8 = sregs.cr8 }
 
     /// kvm_sregs also carries EFER and the FS/GS bases: keep the cached copy in step with an MSR write, so
     /// a later KVM_SET_SREGS (or kvm_run's SREGS) does not undo it.
@@ -258,24 +258,24 @@ public final class X86Backend: RegisterBackend {
         var handed: SyncGroup = []
         var bits: UInt64 = 0
         if dirty.contains(.x86Regs) {
-            ckvm_run_sync_regs(vcpu.run).pointee = regs
+            ckvm_run_sync_regs(vcpu.runPage).pointee = regs
             bits |= CKVM_SYNC_X86_REGS
             handed.insert(.x86Regs)
         }
         if dirty.contains(.x86Sregs) {
-            ckvm_run_sync_sregs(vcpu.run).pointee = sregs
+            ckvm_run_sync_sregs(vcpu.runPage).pointee = sregs
             publishCR8()
             bits |= CKVM_SYNC_X86_SREGS
             handed.insert(.x86Sregs)
         }
-        ckvm_run_dirty_regs(vcpu.run).pointee = bits
+        ckvm_run_dirty_regs(vcpu.runPage).pointee = bits
         return handed
     }
 
     public func finishRun() -> SyncGroup {
         guard syncRegs else { return [] }
-        regs = ckvm_run_sync_regs(vcpu.run).pointee
-        sregs = ckvm_run_sync_sregs(vcpu.run).pointee
+        regs = ckvm_run_sync_regs(vcpu.runPage).pointee
+        sregs = ckvm_run_sync_sregs(vcpu.runPage).pointee
         return [.x86Regs, .x86Sregs]
     }
 

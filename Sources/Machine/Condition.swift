@@ -1,4 +1,3 @@
-import CKVM
 import Glibc
 
 /// A pthread mutex and condition variable, heap-allocated so their addresses never move.
@@ -32,22 +31,40 @@ final class Condition: @unchecked Sendable {
     }
 }
 
-/// An eventfd: the vCPU side writes, the session polls and reads. It is the "stop notification" of DESIGN.md.
+/// The "stop notification" of DESIGN.md: the vCPU side signals, the session polls the read end and drains it.
+/// A non-blocking pipe (an eventfd would do as well, but Glibc's Swift module does not export it).
 final class EventNotifier: @unchecked Sendable {
     let fd: Int32
+    private let writeFD: Int32
 
-    init() { fd = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
-    deinit { close(fd) }
+    init() {
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) == 0 {
+            for f in fds {
+                _ = fcntl(f, F_SETFL, fcntl(f, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(f, F_SETFD, FD_CLOEXEC)
+            }
+        }
+        fd = fds[0]
+        writeFD = fds[1]
+    }
+
+    deinit {
+        close(fd)
+        close(writeFD)
+    }
 
     func signal() {
-        var one: UInt64 = 1
-        _ = write(fd, &one, 8)
+        var one: UInt8 = 1
+        _ = write(writeFD, &one, 1)  // a full pipe is signalled already
     }
 
     /// Drain; true if it had been signalled.
     @discardableResult
     func drain() -> Bool {
-        var v: UInt64 = 0
-        return read(fd, &v, 8) == 8
+        var buf = [UInt8](repeating: 0, count: 64)
+        var any = false
+        while read(fd, &buf, buf.count) > 0 { any = true }
+        return any
     }
 }

@@ -1,4 +1,3 @@
-import CKVM
 import KVM
 import Registers
 
@@ -115,12 +114,12 @@ extension X86Boot {
         s.fs = s.ds
         s.gs = s.ds
         s.ss = s.ds
-        s.tr = kvm_segment()
+        s.tr = X86Segment()
         s.tr.selector = 0x18
         s.tr.limit = 0x67
         s.tr.type = 0xb  // busy 32-bit TSS
         s.tr.present = 1
-        s.ldt = kvm_segment()
+        s.ldt = X86Segment()
         s.ldt.type = 2
         s.ldt.present = 1
         s.ldt.unusable = 1
@@ -133,7 +132,7 @@ extension X86Boot {
         s.cr4 = 0
         s.efer = 0
         backend.sregs = s
-        var r = kvm_regs()
+        var r = X86Regs()
         r.rip = entry
         r.rbx = ebx
         r.rflags = 0x2

@@ -1,4 +1,3 @@
-import CKVM
 import KVM
 import Registers
 

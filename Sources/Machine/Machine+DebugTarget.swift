@@ -1,4 +1,3 @@
-import CKVM
 import GDBStub
 import Glibc
 import KVM
@@ -177,26 +176,26 @@ extension Machine {
 
     // MARK: Run control
 
-    /// The KVM_SET_GUEST_DEBUG state the next run would get: (control flags, debugreg array).
-    public func debugStateForTests(step: Bool) -> (control: UInt32, debugRegisters: [UInt64]) {
+    /// The KVM_SET_GUEST_DEBUG state the next run would get: (control flags, the arch words).
+    func debugStateForTests(step: Bool) -> (control: UInt32, debugRegisters: [UInt64]) {
         let s = debugState(step: step)
-        return (s.control, s.debugRegisters)
+        return (s.control.rawValue, s.arch)
     }
 
     func debugState(step: Bool) -> GuestDebugState {
-        var control: UInt32 = 0
+        var control: GuestDebugControl = []
         var regs: [UInt64] = []
-        if step || !breakpoints.isEmpty { control |= CKVM_GUESTDBG_ENABLE }
+        if step || !breakpoints.isEmpty { control.insert(.enable) }
         if step {
-            control |= CKVM_GUESTDBG_SINGLESTEP
-            if blockIRQWhileStepping && capabilities.blockIRQ { control |= CKVM_GUESTDBG_BLOCKIRQ }
+            control.insert(.singleStep)
+            if blockIRQWhileStepping && capabilities.blockIRQ { control.insert(.blockIRQ) }
         }
         if breakpoints.usesSlots {
-            control |= CKVM_GUESTDBG_USE_HW_BP
+            control.insert(.useHardwareBreakpoints)
             regs = breakpoints.debugRegisters
         }
-        if breakpoints.usesInt3 { control |= CKVM_GUESTDBG_USE_SW_BP }
-        return GuestDebugState(control: control, debugRegisters: regs)
+        if breakpoints.usesInt3 { control.insert(.useSoftwareBreakpoints) }
+        return GuestDebugState(control: control, arch: regs)
     }
 
     public func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult
@@ -214,6 +213,7 @@ extension Machine {
             }
             commands.append((ctx, command))
         }
+        control.withLock { $0.soleRunner = commands.count == 1 ? commands[0].0.threadID : nil }
         // A single step of the only vCPU that moves runs right here, on the thread that answers the packet:
         // handing it to the vCPU thread and the stop back would cost two cross-CPU wake-ups (about 45 µs each
         // on this nested host) around a step of about 7 µs. KVM allows KVM_RUN from another thread (the vCPU's
@@ -225,23 +225,23 @@ extension Machine {
             pauseClock.allStopped(contexts.indices)
             return .stopped(stop)
         }
-        control.withLock {
-            pendingStop = nil
+        control.withLock { s in
+            s.pendingStop = nil
             for (ctx, command) in commands {
-                ctx.command = command
-                runningCount += 1
+                s.vcpus[ctx.vcpu.index].command = command
+                s.runningCount += 1
             }
-            control.broadcast()
         }
+        control.broadcast()
         return .running
     }
 
     public func takeStop() -> StopEvent? {
         notifier.drain()
-        let stop: StopEvent? = control.withLock {
-            guard let stop = pendingStop else { return nil }
-            pendingStop = nil
-            lastStop = stop
+        let stop: StopEvent? = control.withLock { s in
+            guard let stop = s.pendingStop else { return nil }
+            s.pendingStop = nil
+            s.lastStop = stop
             return stop
         }
         if stop != nil { pauseClock.allStopped(contexts.indices) }
@@ -249,27 +249,19 @@ extension Machine {
     }
 
     public func interrupt() {
-        control.withLock { if runningCount > 0 { kickAll() } }
-    }
-
-    /// Stop every vCPU and wait until they are stopped.
-    func stopAll() {
-        control.lock()
-        if runningCount > 0 { kickAll() }
-        while runningCount > 0 { control.wait() }
-        control.unlock()
+        control.withLock { s in if s.runningCount > 0 { kickAll(&s) } }
     }
 
     public func attach() -> StopEvent {
         control.lock()
-        debuggerAttached = true
-        if runningCount > 0 { kickAll() }
-        while runningCount > 0 { control.wait() }
-        if let stop = pendingStop {
-            lastStop = stop
-            pendingStop = nil
+        control.state.debuggerAttached = true
+        if control.state.runningCount > 0 { kickAll(&control.state) }
+        while control.state.runningCount > 0 { control.wait() }
+        if let stop = control.state.pendingStop {
+            control.state.lastStop = stop
+            control.state.pendingStop = nil
         }
-        let stop = lastStop
+        let stop = control.state.lastStop
         control.unlock()
         notifier.drain()
         pauseClock.allStopped(contexts.indices)
@@ -282,7 +274,10 @@ extension Machine {
 
     public func detach() {
         interruptFD = nil  // from here the guest runs on its own threads, not the session's
-        control.withLock { debuggerAttached = false }
+        let lastStop = control.withLock { s in
+            s.debuggerAttached = false
+            return s.lastStop
+        }
         if guestExitStatus != nil { return }
         if case .fault = lastStop.reason { return }  // it would fault again at once: stay stopped
         _ = try? resume([:], otherThreads: .continue)
@@ -299,7 +294,7 @@ extension Machine {
 
     public func kill() {
         interruptFD = nil
-        control.withLock { debuggerAttached = false }
+        control.withLock { $0.debuggerAttached = false }
         stopAll()
     }
 
@@ -310,7 +305,7 @@ extension Machine {
 
     public func threadExtraInfo(_ thread: Int) -> String? {
         guard let ctx = try? context(thread) else { return nil }
-        let (running, halted, exit) = control.withLock { (ctx.running, ctx.halted, ctx.lastExit) }
-        return "vCPU \(ctx.vcpu.index), \(running ? "running" : halted ? "halted" : "stopped"), last exit \(exit)"
+        let v = control.withLock { $0.vcpus[ctx.vcpu.index] }
+        return "vCPU \(ctx.vcpu.index), \(v.running ? "running" : v.halted ? "halted" : "stopped"), last exit \(v.lastExit)"
     }
 }

@@ -1,4 +1,5 @@
 import GDBStub
+import KVM
 
 /// What gdb's memory map (`qXfer:memory-map:read`) says. gdb applies the map to the addresses it uses, which are
 /// guest-VIRTUAL, and refuses every access outside it without asking: a map is right only where the guest's
@@ -19,7 +20,7 @@ public enum GuestMemoryMap: Sendable, Equatable {
 
     /// `linuxKernel` for the guest this host gives: 57 bits where the CPU has LA57 (5-level paging), else 48.
     public static var linuxKernelForThisHost: GuestMemoryMap {
-        .linuxKernel(virtualAddressBits: HostCPU.cpuid(7).ecx & (1 << 16) != 0 ? 57 : 48)
+        .linuxKernel(virtualAddressBits: HostCPU.hasLA57 ? 57 : 48)
     }
 }
 

@@ -1,4 +1,3 @@
-import CKVM
 import KVM
 
 extension Machine {
@@ -29,8 +28,8 @@ extension Machine {
         let ctx = contexts[0]
         try ctx.registers.ensure([.x86Regs, .x86Sregs])
         var s = ctx.backend.sregs  // the vCPU's reset state: real mode, cs = f000 at base ffff0000
-        func segment(code: Bool) -> kvm_segment {
-            var seg = kvm_segment()
+        func segment(code: Bool) -> X86Segment {
+            var seg = X86Segment()
             seg.limit = 0xffff
             seg.type = code ? 0xb : 0x3  // execute/read, accessed; read/write, accessed
             seg.present = 1
@@ -50,7 +49,7 @@ extension Machine {
         s.cr4 = 0
         s.efer = 0
         ctx.backend.sregs = s
-        var r = kvm_regs()
+        var r = X86Regs()
         r.rip = start
         r.rsp = start
         r.rdx = 0x80

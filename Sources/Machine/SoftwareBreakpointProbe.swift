@@ -1,4 +1,3 @@
-import CKVM
 import KVM
 
 /// What happens to a guest's int3 on this host, found by `SoftwareBreakpointProbe`.
@@ -56,13 +55,13 @@ public enum SoftwareBreakpointProbe {
         try scratch.registers.flushNow()
         defer { withExtendedLifetime(scratch) {} }  // its guest RAM must outlive every KVM_RUN
         let vcpu = scratch.vcpu
-        try vcpu.setGuestDebug(control: CKVM_GUESTDBG_ENABLE | CKVM_GUESTDBG_USE_SW_BP)
+        try vcpu.setGuestDebug([.enable, .useSoftwareBreakpoints])
         for _ in 0..<4 {
-            guard try vcpu.runOnce() else { continue }
-            switch vcpu.exitReason {
-            case CKVM_EXIT_DEBUG where ckvm_run_debug_exception(vcpu.run) == 3: return (.intercepted, false)
-            case CKVM_EXIT_INTERNAL_ERROR where ckvm_run_internal_suberror(vcpu.run) == CKVM_INTERNAL_ERROR_EMULATION:
-                var regs = kvm_regs()
+            switch try vcpu.run() {
+            case .interrupted: continue
+            case .debug(let d) where d.exception == 3: return (.intercepted, false)
+            case .internalError(let suberror) where suberror == VCPUExit.InternalError.emulation:
+                var regs = X86Regs()
                 try vcpu.getRegs(&regs)
                 let events = try vcpu.getEvents()
                 let ud = events.exception.nr == 6 && (events.exception.pending != 0 || events.exception.injected != 0)
@@ -97,10 +96,13 @@ public enum DataBreakpointProbe {
         var dr = [UInt64](repeating: 0, count: 8)
         dr[0] = 0x20000
         dr[7] = 0x600 | 2 | 1 << 16 | 2 << 18  // G0, write, 8 bytes
-        try vcpu.setGuestDebug(control: CKVM_GUESTDBG_ENABLE | CKVM_GUESTDBG_USE_HW_BP, debugRegisters: dr)
+        try vcpu.setGuestDebug([.enable, .useHardwareBreakpoints], arch: dr)
         for _ in 0..<4 {
-            guard try vcpu.runOnce() else { continue }
-            return vcpu.exitReason == CKVM_EXIT_DEBUG ? .debugRegisters : .singleStep
+            switch try vcpu.run() {
+            case .interrupted: continue
+            case .debug: return .debugRegisters
+            default: return .singleStep
+            }
         }
         return .singleStep
     }

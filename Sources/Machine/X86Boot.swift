@@ -1,4 +1,3 @@
-import CKVM
 import KVM
 import Registers
 
@@ -35,8 +34,8 @@ enum X86Boot {
 
     /// A flat 4 GiB segment as the descriptor cache holds it: code (execute/read, accessed) or data (read/write,
     /// accessed), DPL 0; 64-bit code (L=1, D=0) in long mode, 32-bit (D=1) otherwise.
-    static func flatSegment(_ selector: UInt16, code: Bool, longMode: Bool) -> kvm_segment {
-        var seg = kvm_segment()
+    static func flatSegment(_ selector: UInt16, code: Bool, longMode: Bool) -> X86Segment {
+        var seg = X86Segment()
         seg.base = 0
         seg.limit = 0xffff_ffff
         seg.selector = selector
@@ -79,7 +78,7 @@ enum X86Boot {
         s.cr0 = 1 << 0 | 1 << 1 | 1 << 4 | 1 << 5 | 1 << 16 | 1 << 31  // PE, MP, ET, NE, WP, PG
         s.efer = 1 << 8 | 1 << 10  // LME, LMA
         backend.sregs = s
-        var r = kvm_regs()
+        var r = X86Regs()
         r.rip = entry
         r.rsp = stack
         r.rdi = firstArgument

@@ -95,7 +95,7 @@ final class RawVM {
             if errno == EINTR || errno == EAGAIN { continue }
             throw BenchError("KVM_RUN: \(errnoText())")
         }
-        let reason = ckvm_run_exit_reason(vcpu.run)
+        let reason = ckvm_run_exit_reason(vcpu.runPage)
         guard reason == CKVM_EXIT_DEBUG else {
             throw BenchError("KVM_RUN ended with exit reason \(reason), not KVM_EXIT_DEBUG")
         }
@@ -135,7 +135,7 @@ extension Bench {
         } catch {
             return keys.map { Probe.failed(figure($0.0, $0.1, $0.2), "\(error)") }
         }
-        let runValid = ckvm_run_valid_regs(raw.vcpu.run)!
+        let runValid = ckvm_run_valid_regs(raw.vcpu.runPage)!
         let fd = raw.vcpu.fd
         let regs = UnsafeMutablePointer<kvm_regs>.allocate(capacity: 1)
         let sregs = UnsafeMutablePointer<kvm_sregs>.allocate(capacity: 1)

@@ -14,8 +14,8 @@ import Testing
         func regnum(_ name: String) -> Int { table.register(named: name)!.regnum }
         func read(_ name: String) throws -> [UInt8]? { try file.read(regnum(name)) }
         func write(_ name: String, _ bytes: [UInt8]) throws { try file.write(regnum(name), bytes) }
-        func gets() -> Int { cpu.counter["KVM_GET_ONE_REG"] }
-        func sets() -> Int { cpu.counter["KVM_SET_ONE_REG"] }
+        func gets() -> Int { cpu.counter[.getOneReg] }
+        func sets() -> Int { cpu.counter[.setOneReg] }
         /// What a KVM_RUN does to the cache: dirty groups out, then everything stale.
         func run() throws {
             try file.flushBeforeRun()

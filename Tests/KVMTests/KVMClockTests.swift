@@ -37,7 +37,7 @@ struct KVMClockTests {
         let (flags, m) = try flagsAfterAStop(of: 120_000, threshold: 50_000_000)
         #expect(flags & Self.pvclockGuestStopped != 0, "flags 0x\(String(flags, radix: 16))")
         #expect(m.pauseClock.told[0] == 1)
-        #expect(m.counter(thread: 1)["KVM_KVMCLOCK_CTRL"] == 1)
+        #expect(m.counter(thread: 1)[.kvmclockCtrl] == 1)
         #expect(m.monitor("kvmclock")?.contains("vCPU 0: guest told it was paused 1 times, EINVAL 0") == true)
     }
 
@@ -45,7 +45,7 @@ struct KVMClockTests {
         // A 1 ms stop against a 60 s threshold: however long this busy host takes between the stop and the continue.
         let (flags, m) = try flagsAfterAStop(of: 1000, threshold: 60_000_000_000)
         #expect(flags & Self.pvclockGuestStopped == 0, "flags 0x\(String(flags, radix: 16))")
-        #expect(m.counter(thread: 1)["KVM_KVMCLOCK_CTRL"] == 0)
+        #expect(m.counter(thread: 1)[.kvmclockCtrl] == 0)
     }
 
     /// A guest without kvmclock: EINVAL, counted and silent, and the guest goes on as before.
@@ -55,7 +55,7 @@ struct KVMClockTests {
         #expect(try run(m, .step).reason == .stepped)
         #expect(try run(m, .step).reason == .stepped)
         #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x10002)
-        let calls = m.counter(thread: 1)["KVM_KVMCLOCK_CTRL"]
+        let calls = m.counter(thread: 1)[.kvmclockCtrl]
         #expect(calls == (m.capabilities.kvmclockControl ? 2 : 0))
         #expect(m.pauseClock.notEnabled[0] == (m.capabilities.kvmclockControl ? 2 : nil))
         #expect(m.pauseClock.lastFailure == nil)

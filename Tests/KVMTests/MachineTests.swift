@@ -1,7 +1,7 @@
 import Glibc
 import GDBStub
 import KVM
-import Machine
+@testable import Machine
 import Registers
 import Testing
 

@@ -13,7 +13,7 @@ import Testing
         func regnum(_ name: String) -> Int { RegisterTable.ppc64.register(named: name)!.regnum }
         func read(_ name: String) throws -> [UInt8]? { try file.read(regnum(name)) }
         func write(_ name: String, _ bytes: [UInt8]) throws { try file.write(regnum(name), bytes) }
-        func count(_ name: String) -> Int { cpu.counter[name] }
+        func count(_ name: String) -> Int { cpu.counter.snapshot()[name] ?? 0 }
         func run() throws {
             try file.flushBeforeRun()
             file.invalidateAfterRun()

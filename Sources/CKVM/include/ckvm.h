@@ -126,35 +126,14 @@ static const unsigned long CKVM_PPC_SET_REGS = KVM_SET_REGS;
 static const unsigned long CKVM_PPC_GET_REGS = (2UL << 29) | (392UL << 16) | (KVMIO << 8) | 0x81;
 static const unsigned long CKVM_PPC_SET_REGS = (4UL << 29) | (392UL << 16) | (KVMIO << 8) | 0x82;
 #endif
-// KVM_IRQ_LINE takes a struct with an anonymous union (irq/status) that Swift imports awkwardly.
-static inline int ckvm_irq_line(int vmfd, uint32_t irq, uint32_t level) {
-    struct kvm_irq_level l = { .irq = irq, .level = level };
-    return ioctl(vmfd, KVM_IRQ_LINE, &l);
-}
-
-// fcntl(2) is variadic too, and F_SETOWN_EX/F_SETSIG need _GNU_SOURCE, which a Swift-imported header should
-// not define: so the SIGIO routing that lets input on gdb's socket interrupt a KVM_RUN on the session's thread
-// is spelled here with the kernel's numbers (fcntl.h: F_SETSIG 10, F_SETOWN_EX 15, F_OWNER_TID 0).
-#include <fcntl.h>
+// gettid has no Glibc declaration Swift sees (it needs _GNU_SOURCE), and syscall(2) is variadic: the thread that
+// input on gdb's socket must interrupt is named with this (KVM/KickSignal.swift).
 #include <unistd.h>
 #include <sys/syscall.h>
-static inline int ckvm_route_input_signal(int fd, int on, int signal_number) {
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0) return -1;
-    if (!on) return fcntl(fd, F_SETFL, flags & ~O_ASYNC);
-    struct { int type; int pid; } owner = { 0 /* F_OWNER_TID */, (int)syscall(SYS_gettid) };
-    if (fcntl(fd, 15 /* F_SETOWN_EX */, &owner) < 0) return -1;
-    if (fcntl(fd, 10 /* F_SETSIG */, signal_number) < 0) return -1;
-    return fcntl(fd, F_SETFL, flags | O_ASYNC);
-}
+static inline int ckvm_gettid(void) { return (int)syscall(SYS_gettid); }
 
-// KVM_SET_SIGNAL_MASK with an empty set: whatever the calling thread blocks, nothing is blocked inside
-// KVM_RUN, so a kick that arrives just before the ioctl stays pending and ends it at once (QEMU's scheme).
+// KVM_SET_SIGNAL_MASK: the mask inside KVM_RUN (KVM/VCPU.swift builds the struct).
 static const unsigned long CKVM_SET_SIGNAL_MASK = KVM_SET_SIGNAL_MASK;
-static inline int ckvm_unblock_all_in_run(int vcpu_fd) {
-    struct { __u32 len; __u8 sigset[8]; } mask = { 8, {0} };
-    return ioctl(vcpu_fd, KVM_SET_SIGNAL_MASK, &mask);
-}
 
 #if defined(__x86_64__) || defined(__i386__)
 // ---- x86 only. On another architecture <linux/kvm.h> brings that architecture's <asm/kvm.h>: these

@@ -1,0 +1,63 @@
+import GDBStub
+import Glibc
+import KVM
+import Registers
+
+/// One vCPU, its register file and its thread. What the run lock guards about it is in `RunState`; the fields
+/// here belong to whichever thread runs the vCPU (its own, or the session's for an inline run) while it runs,
+/// and to the session thread while every vCPU is stopped.
+final class VCPUContext: @unchecked Sendable {
+    let vcpu: VCPU
+    let backend: X86Backend
+    let registers: RegisterFile
+    /// The vCPU's own thread (set once, at `start`).
+    var thread = pthread_t()
+    /// The last exit, as the run that took it names it; `RunState` publishes it when the run ends.
+    var lastExit = "none yet"
+    /// The last exit's instruction was finished by kvmstub (Machine+EmulatorGaps.swift): a step is complete.
+    var finishedInstruction = false
+    /// The guest-debug state last given to the kernel, so KVM_SET_GUEST_DEBUG is called only on a change.
+    var appliedDebug: GuestDebugState?
+    /// Virtual page → physical page, valid until the next run.
+    var translations: [UInt64: UInt64] = [:]
+    /// The counter snapshot at attach, for `monitor sync-stats`.
+    var statsBase: [String: Int] = [:]
+    /// What `vCont;r` did since then (Machine+RangeStep.swift).
+    var rangeSteps = RangeStepCount()
+
+    init(vcpu: VCPU, table: RegisterTable, syncRegs: Bool, xsave: RegisterTable.XSAVELayout?, useXSAVE: Bool) {
+        self.vcpu = vcpu
+        backend = X86Backend(vcpu: vcpu, table: table, syncRegs: syncRegs, useXSAVE: useXSAVE, xsaveLayout: xsave)
+        registers = RegisterFile(backend: backend)
+    }
+
+    /// gdb's thread id.
+    var threadID: Int { vcpu.index + 1 }
+}
+
+/// What KVM_SET_GUEST_DEBUG was (or is to be) given.
+struct GuestDebugState: Equatable {
+    var control: GuestDebugControl
+    /// The words of `struct kvm_guest_debug_arch` (x86: DR0–DR3, 4–5 unused, DR6, DR7).
+    var arch: [UInt64]
+}
+
+/// How a vCPU's run loop ended.
+enum RunOutcome {
+    /// Something gdb must hear about: all-stop the others and report it.
+    case stop(StopReason)
+    /// Kicked out of KVM_RUN by the all-stop or an interrupt.
+    case kicked
+    /// HLT with no interrupt controller to wake it: the vCPU parks. Only when every vCPU is parked is it a
+    /// stop (an SMP guest's secondary vCPUs halt when their work is done; the boot vCPU goes on).
+    case halted(rip: UInt64)
+}
+
+struct RunCommand {
+    let action: ResumeAction
+    let debug: GuestDebugState
+    /// Write watchpoints to check after every step (`WatchpointStrategy.singleStep`): address, length.
+    var steppedWatches: [(address: UInt64, length: Int)] = []
+    /// Run on the session's thread: gdb's socket, whose input (routed as a signal) ends the run.
+    var interruptFD: Int32? = nil
+}
