@@ -231,8 +231,8 @@ extension Machine {
                 s.vcpus[ctx.vcpu.index].command = command
                 s.runningCount += 1
             }
+            control.broadcast()
         }
-        control.broadcast()
         return .running
     }
 

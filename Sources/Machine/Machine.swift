@@ -102,8 +102,10 @@ public final class Machine: DebugTarget, @unchecked Sendable {
     }
 
     deinit {
-        control.withLock { $0.shuttingDown = true }
-        control.broadcast()
+        control.withLock {
+            $0.shuttingDown = true
+            control.broadcast()
+        }
     }
 
     func report(_ line: String) {
