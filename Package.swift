@@ -21,7 +21,7 @@ let package = Package(
         // /dev/kvm wrappers, the lazy register file, per-architecture backends.
         .target(name: "KVM", dependencies: ["CKVM", "Registers"]),
         // The minimal VMM; conforms to DebugTarget.
-        .target(name: "Machine", dependencies: ["KVM", "GDBStub", "Registers", "CKVM"]),
+        .target(name: "Machine", dependencies: ["KVM", "GDBStub", "Registers"]),
         // A fake arm64/ppc64 kernel for tests: in-memory vCPUs behind the ONE_REG surface, and a DebugTarget over them.
         .target(name: "FakeKernel", dependencies: ["KVM", "GDBStub", "Registers"]),
         .executableTarget(name: "kvmstub", dependencies: ["Machine", "GDBStub", "KVM", "Registers", "FakeKernel"]),
