@@ -289,7 +289,7 @@ extension Machine {
 
     public func detachStayingStopped() {
         interruptFD = nil
-        control.withLock { debuggerAttached = false }
+        control.withLock { $0.debuggerAttached = false }
     }
 
     public func kill() {
