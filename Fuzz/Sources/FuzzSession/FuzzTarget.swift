@@ -168,6 +168,25 @@ final class FuzzTarget: DebugTarget {
 
     func kill() { expectStopped("kill") }
 
+    // lldb's extensions (Session+LLDB.swift): a page table that maps exactly the pages that exist.
+    func memoryProtection(at address: UInt64, thread: Int) -> MemoryProtection? {
+        expectStopped("memoryProtection")
+        expectThread(thread, "memoryProtection")
+        let page = address & ~0xfff
+        return MemoryProtection(start: page, last: page | 0xfff, permissions: pages[page] == nil ? nil : .all)
+    }
+
+    var watchpointCapacity: Int? { 4 }
+    var canDetachStayingStopped: Bool { true }
+
+    func detachStayingStopped() {
+        expectStopped("detachStayingStopped")
+        invariant(breakpoints.isEmpty, "detachStayingStopped with \(breakpoints.count) breakpoints still inserted")
+        attached = false
+    }
+
+    func textSegment() -> TextSegment? { TextSegment(address: 0xffff_ffff_9c00_0000, linkAddress: 0xffff_ffff_8100_0000) }
+
     func monitor(_ command: String) -> String? {
         switch command {
         case "sync-stats": "regs: 1 fetch\n"
