@@ -7,7 +7,8 @@ extension Session {
 
     /// Replies with the command's output as hex text, which gdb prints. Output too long for one packet goes out
     /// as `O` console packets followed by `OK` instead; empty output is `OK` (an empty reply would tell gdb the
-    /// stub has no `monitor` at all).
+    /// stub has no `monitor` at all). lldb always gets the `O` form: its `process plugin packet monitor` prints
+    /// console output as text, but a hex reply as the hex itself.
     func monitorCommand(_ hexCommand: ArraySlice<UInt8>) throws(RequestError) -> Outcome {
         guard let bytes = Hex.decode(hexCommand) else { throw .malformed }
         let command = trimmed(String(decoding: bytes, as: UTF8.self))
@@ -16,7 +17,7 @@ extension Session {
         let utf8 = Array(text.utf8)
         if utf8.isEmpty {
             appendASCII("OK")
-        } else if utf8.count * 2 <= maxPacketSize {
+        } else if utf8.count * 2 <= maxPacketSize && !lldb.isLLDB {
             Hex.encode(utf8, into: &reply)
         } else {
             let chunk = (maxPacketSize - 1) / 2

@@ -218,6 +218,16 @@ struct SessionLLDBTests {
         #expect(lldb.send("p10;x") == ackedReply("E22"))
     }
 
+    /// Monitor output reaches lldb as `O` packets and `OK`, which `process plugin packet monitor` prints as text;
+    /// gdb keeps the one hex reply.
+    @Test func monitorOutputForLLDBIsConsoleOutput() {
+        let gdb = Transcript()
+        #expect(gdb.send("qRcmd,\(hexText("sync-stats"))") == ackedReply(hexText("regs: 1 fetch\n")))
+        let lldb = Transcript()
+        lldb.send("qHostInfo")
+        #expect(lldb.send("qRcmd,\(hexText("sync-stats"))") == "+" + framed("O" + hexText("regs: 1 fetch\n")) + framed("OK"))
+    }
+
     /// qOffsets: gdb reads TextSeg as the segment's new address, lldb as the offset; lldb says who it is first.
     @Test func offsetsForEachClient() {
         let placed = TextSegment(address: 0xffff_ffff_9c00_0000, linkAddress: 0xffff_ffff_8100_0000)

@@ -13,8 +13,9 @@
     continue_until_each_stops TID…         continue until each listed thread (lldb's thread index = vCPU + 1) has
                                            been stopped by a breakpoint or watchpoint at least once, printing
                                            `thread list` at every stop (at most 50 stops)
-    monitor COMMAND                        kvmstub's monitor command (qRcmd), its output as text: lldb's own
-                                           `process plugin packet monitor` prints the reply in hex
+    monitor COMMAND                        kvmstub's monitor command (qRcmd), its output as text (what lldb's
+                                           `process plugin packet monitor` prints before its `packet:` and
+                                           `response: OK` lines)
 """
 import re
 import time
@@ -142,10 +143,13 @@ def continue_until_each_stops(debugger, command, result, internal_dict):
 def _monitor(debugger, command):
     out = lldb.SBCommandReturnObject()
     debugger.GetCommandInterpreter().HandleCommand("process plugin packet monitor " + command, out)
-    m = re.search(r"response: ([0-9a-fA-F]*)\s*$", out.GetOutput() or "")
-    if not m:
-        return None
-    return bytes.fromhex(m.group(1)).decode("utf-8", "replace")
+    text, _, reply = (out.GetOutput() or "").rpartition("  packet: ")
+    m = re.search(r"response: ([0-9a-fA-F]*)\s*$", reply)
+    if reply.rstrip().endswith("response: OK"):
+        return text
+    if m and m.group(1):  # a stub that answers with the hex text itself, as gdb prefers
+        return text + bytes.fromhex(m.group(1)).decode("utf-8", "replace")
+    return None
 
 
 def monitor(debugger, command, result, internal_dict):
