@@ -35,6 +35,13 @@ struct DocumentedSessionTests {
         return blocks
     }
 
+    /// The lines of the block whose fence is at `fence` (1-based).
+    static func blockLines(_ document: String, fence: Int) throws -> [String] {
+        let lines = try String(contentsOf: packageRoot.appendingPathComponent(document), encoding: .utf8)
+            .components(separatedBy: "\n")
+        return Array(lines[fence...].prefix { $0.trimmingCharacters(in: .whitespaces) != "```" })
+    }
+
     @Test func everyQuotedBlockNamesTheScriptThatReplaysIt() throws {
         #expect(Self.documents.count >= 7, "\(Self.documents)")
         var sessions = 0
@@ -47,9 +54,17 @@ struct DocumentedSessionTests {
                     let script = packageRoot.appendingPathComponent("gdb-scripts/\(name).gdb").path
                     #expect(FileManager.default.fileExists(atPath: script), "\(doc):\(line) names \(name), which is not in gdb-scripts/")
                     sessions += 1
+                } else if let r = before.range(of: #"^<!-- lldb-session: ([A-Za-z0-9_.-]+) -->$"#, options: .regularExpression) {
+                    // lldb's sessions: LLDBScriptTests compares them with lldb-scripts/NAME.lldb.
+                    let name = before[r].dropFirst("<!-- lldb-session: ".count).prefix { $0 != " " }
+                    let script = packageRoot.appendingPathComponent("lldb-scripts/\(name).lldb").path
+                    #expect(FileManager.default.fileExists(atPath: script), "\(doc):\(line) names \(name), which is not in lldb-scripts/")
+                    #expect(try !Self.blockLines(doc, fence: line).contains { $0.hasPrefix("(gdb)") }, "\(doc):\(line)")
                 } else {
+                    // Any other block says it is not a session, and why; a gdb session never escapes the check.
+                    let gdbLines = try Self.blockLines(doc, fence: line).contains { $0.hasPrefix("(gdb)") }
                     #expect(
-                        info.isEmpty && before.hasPrefix("<!-- not a session: "),
+                        !gdbLines && before.hasPrefix("<!-- not a session: "),
                         "\(doc):\(line): a quoted block without <!-- session: NAME --> (the script that replays and checks it)")
                 }
             }
