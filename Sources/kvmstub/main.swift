@@ -228,7 +228,9 @@ func runCommand(_ args: [String]) -> Never {
     }
     let elf: ELFImage?
     let raw = readFile(image)
-    do { elf = realMode || kernelPath != nil ? nil : try ELFImage(bytes: raw, name: image) } catch { fail("\(error)") }
+    do { elf = realMode || kernelPath != nil ? nil : try ELFImage(bytes: raw, name: image) } catch {
+        fail("\(error)\(notELFHint(raw))")
+    }
     let initrd = initrdPath.map { readFile($0) }
     if let serialPath {
         let fd = open(serialPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -364,4 +366,17 @@ case nil:
     print(usage, terminator: "")
     exit(1)
 default: fail("unknown command \(arguments[0]) (try kvmstub --help)")
+}
+
+/// What an image that is not an ELF file looks like, for the one line that refuses it: a boot sector (the
+/// 0x55 0xaa signature at byte 510) wants --real-mode, a Linux bzImage ("HdrS" at 0x202) --kernel.
+func notELFHint(_ raw: [UInt8]) -> String {
+    guard raw.count >= 4, !(raw[0] == 0x7f && raw[1] == 0x45 && raw[2] == 0x4c && raw[3] == 0x46) else { return "" }
+    if raw.count >= 0x206, raw[0x202..<0x206].elementsEqual("HdrS".utf8) {
+        return ": it is a Linux bzImage (\"HdrS\" at 0x202); boot it with --kernel"
+    }
+    if raw.count >= 512, raw[510] == 0x55, raw[511] == 0xaa {
+        return ": it looks like a boot sector (0x55 0xaa at byte 510); add --real-mode to run it as raw 16-bit code at 0x7c00"
+    }
+    return "; for raw 16-bit code (a boot sector) add --real-mode, for a Linux kernel use --kernel"
 }

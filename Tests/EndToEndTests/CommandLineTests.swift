@@ -23,6 +23,24 @@ import Testing
         expectOneLineFailure(try run(kvmstubPath, ["run", path]), containing: "is not an ELF file")
     }
 
+    /// A boot sector given without --real-mode: the refusal says what to add.
+    @Test func aBootSectorWithoutRealModeSaysToAddIt() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kvmstub-boot-\(getpid()).bin").path
+        var sector = [UInt8](repeating: 0x90, count: 512)  // nop … nop
+        sector[510] = 0x55
+        sector[511] = 0xaa
+        try Data(sector).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        expectOneLineFailure(
+            try run(kvmstubPath, ["run", path]),
+            containing: "is not an ELF file: it looks like a boot sector (0x55 0xaa at byte 510); add --real-mode")
+        // Anything else that is not ELF: both ways out named.
+        let other = FileManager.default.temporaryDirectory.appendingPathComponent("kvmstub-raw-\(getpid()).bin").path
+        try Data([UInt8](repeating: 0x90, count: 100)).write(to: URL(fileURLWithPath: other))
+        defer { try? FileManager.default.removeItem(atPath: other) }
+        expectOneLineFailure(try run(kvmstubPath, ["run", other]), containing: "add --real-mode, for a Linux kernel use --kernel")
+    }
+
     @Test func aSharedObjectIsNotAnExecutable() throws {
         // /bin/ls on Debian is a position-independent executable: ET_DYN, not ET_EXEC.
         expectOneLineFailure(try run(kvmstubPath, ["run", "/bin/ls"]), containing: "is not an ELF executable")
