@@ -10,6 +10,21 @@ and three convenience functions over `monitor sync-stats` (vCPU 0), for scripts 
     $_kvm_valid("fpu")              1 when the register group is cached now, else 0
     $_kvm_dirty("regs")             1 when the group was written and goes back before the next KVM_RUN
 
+For the registers gdb lists together:
+
+    info sysregs [GROUP]    the registers kvmstub's target description puts in GROUP (default `system`: control,
+                            debug and descriptor-table registers, efer, the segment bases; `msr`: every MSR the
+                            kernel lists), as `info registers` prints them. gdb 13 on x86 does not use a
+                            description's groups (its own rules decide), so `info registers system` prints
+                            nothing and `info registers` everything else too; this reads them from the
+                            description (`maint print xml-tdesc`).
+
+and for real mode, where gdb's $pc is only the offset ip:
+
+    info linear-pc          cs:ip, and the linear address cs_base + ip (cs * 16 + ip in real mode) with the
+                            symbol there
+    $_linear_pc()           that address, e.g. `x/2i $_linear_pc()`
+
 It asks kvmstub (`monitor reginfo NAME`, see README.md "A tour") and lays the answer out as a table; nothing
 here knows a register of its own. Example (after a stop, before any register was read):
 
@@ -30,6 +45,12 @@ import gdb
 
 DEFAULT_REGISTERS = ["rip", "rax", "cr3", "efer", "xmm0", "dr7", "star"]
 
+
+def captured(command):
+    """What `command` prints, without the "+command" lines of `set trace-commands on`."""
+    text = gdb.execute(command, to_string=True)
+    return "".join(line for line in text.splitlines(True) if not line.startswith("+"))
+
 _TYPE_NAMES = {
     "regs": "kvm_regs",
     "sregs": "kvm_sregs",
@@ -42,7 +63,7 @@ _TYPE_NAMES = {
 def reginfo(name):
     """`monitor reginfo NAME`, parsed into a dict; None when kvmstub does not know the register."""
     try:
-        text = gdb.execute("monitor reginfo " + name, to_string=True)
+        text = captured("monitor reginfo " + name)
     except gdb.error as e:
         raise gdb.GdbError("info onereg needs a kvmstub target (monitor reginfo failed: %s)" % e)
     if text.startswith("usage:") or "ONE_REG ID" not in text:
@@ -124,7 +145,7 @@ Needs kvmstub's `monitor reginfo`; see gdb-scripts/kvmstub.py."""
 
 def sync_stats():
     """vCPU 0's part of `monitor sync-stats`: ({ioctl: count}, valid groups, dirty groups)."""
-    text = gdb.execute("monitor sync-stats", to_string=True)
+    text = captured("monitor sync-stats")
     counts, valid, dirty = {}, set(), set()
     for line in text.splitlines():
         m = re.match(r"vCPU (\d+): valid=(\S+) dirty=(\S+)", line)
@@ -166,3 +187,76 @@ InfoOneReg()
 KVMIoctls()
 KVMGroupState("valid")
 KVMGroupState("dirty")
+
+
+def described_groups():
+    """{group: [register names]} from the target description's `group=` attributes, in description order."""
+    xml = captured("maint print xml-tdesc")
+    groups = {}
+    for m in re.finditer(r'<reg name="([^"]+)"[^>]*?\bgroup="([^"]+)"', xml):
+        groups.setdefault(m.group(2), []).append(m.group(1))
+    return groups
+
+
+class InfoSysregs(gdb.Command):
+    """Show the registers kvmstub's target description puts in a group (default: system).
+
+Usage: info sysregs [GROUP]
+GROUP is a group= of the description: system (control, debug and descriptor-table registers, efer, segment
+bases), msr (every MSR the kernel lists), float, vector. gdb 13 on x86 does not honour a description's groups,
+so `info registers system` prints nothing; this command reads them from `maint print xml-tdesc`."""
+
+    def __init__(self):
+        super().__init__("info sysregs", gdb.COMMAND_STATUS)
+
+    def invoke(self, arg, from_tty):
+        group = arg.strip() or "system"
+        groups = described_groups()
+        names = groups.get(group)
+        if not names:
+            raise gdb.GdbError(
+                "no register of the target description is in group %s (groups: %s)" % (group, " ".join(sorted(groups)) or "none")
+            )
+        gdb.execute("info registers " + " ".join(names))
+
+
+def linear_pc():
+    """(cs, ip, linear address): cs_base + ip where the description has cs_base, else cs * 16 + ip."""
+    frame = gdb.selected_frame()
+    cs = int(frame.read_register("cs")) & 0xFFFF
+    ip = int(frame.read_register("pc"))
+    try:
+        base = int(frame.read_register("cs_base"))
+    except ValueError:
+        base = cs * 16
+    return cs, ip, base + ip
+
+
+class InfoLinearPC(gdb.Command):
+    """Show cs:ip and the linear address the CPU fetches from (cs_base + ip; cs * 16 + ip in real mode).
+
+Usage: info linear-pc
+gdb's $pc is the offset alone (ip): in real mode with cs not 0, `x/i $pc` reads the wrong place. The linear
+address with the symbol there is where the code is; `x/i $_linear_pc()` disassembles it."""
+
+    def __init__(self):
+        super().__init__("info linear-pc", gdb.COMMAND_STATUS)
+
+    def invoke(self, arg, from_tty):
+        cs, ip, linear = linear_pc()
+        gdb.write("cs:ip = %04x:%04x, linear %s\n" % (cs, ip, gdb.format_address(linear)))
+
+
+class LinearPC(gdb.Function):
+    """$_linear_pc(): the linear address of the current instruction (cs_base + ip; cs * 16 + ip in real mode)."""
+
+    def __init__(self):
+        super().__init__("_linear_pc")
+
+    def invoke(self):
+        return linear_pc()[2]
+
+
+InfoSysregs()
+InfoLinearPC()
+LinearPC()

@@ -37,6 +37,11 @@ expect_eq $cs_base 0x7c00 "the segment base is cs * 16"
 x/i $pc
 x/2i $cs*16+$pc
 expect_eq (*(char*)($cs*16+$pc)&0xff) 0x1e "cs * 16 + ip is the push %ds at far"
+# kvmstub.py does that sum.
+source gdb-scripts/kvmstub.py
+info linear-pc
+x/i $_linear_pc()
+expect_eq $_linear_pc() far "$_linear_pc() is far"
 # A hardware breakpoint at far: linear 0x7c3f, reported as pc 0x3f, where gdb knows none. It resumes at once,
 # for ever, until Ctrl-C (a SIGINT to gdb, as a terminal sends it).
 # (One-line python: gdb's trace-commands does not show the command after a python ... end block.)
