@@ -6,7 +6,8 @@ public final class VirtualMachine: @unchecked Sendable {
     package let fd: Int32
     public let system: KVMSystem
     let ioctls: IoctlFunnel
-    private var nextSlot: UInt32 = 0
+    /// The next memory slot id `mapMemory` or `newSlotID` hands out (VirtualMachine+Slots.swift).
+    var nextSlot: UInt32 = 0
 
     init(fd: Int32, system: KVMSystem) {
         self.fd = fd
@@ -16,8 +17,10 @@ public final class VirtualMachine: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// `KVM_SET_USER_MEMORY_REGION`: back guest-physical `[guestPhysical, +size)` with host memory.
-    public func mapMemory(guestPhysical: UInt64, size: Int, host: UnsafeMutableRawPointer) throws(KVMError) {
+    /// `KVM_SET_USER_MEMORY_REGION`: back guest-physical `[guestPhysical, +size)` with host memory, in a new slot
+    /// (returned).
+    @discardableResult
+    public func mapMemory(guestPhysical: UInt64, size: Int, host: UnsafeMutableRawPointer) throws(KVMError) -> UInt32 {
         var region = kvm_userspace_memory_region(
             slot: nextSlot, flags: 0, guest_phys_addr: guestPhysical, memory_size: UInt64(size),
             userspace_addr: UInt64(UInt(bitPattern: host)))
@@ -25,6 +28,7 @@ public final class VirtualMachine: @unchecked Sendable {
             .setUserMemoryRegion, CKVM_SET_USER_MEMORY_REGION, &region,
             detail: "slot \(nextSlot) at 0x\(String(guestPhysical, radix: 16))")
         nextSlot += 1
+        return nextSlot - 1
     }
 
     /// `KVM_SET_TSS_ADDR`: three pages below 4 GiB that Intel hosts need for real-mode emulation.

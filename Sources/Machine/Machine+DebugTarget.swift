@@ -92,9 +92,9 @@ extension Machine {
 
     // MARK: Breakpoints
 
+    /// Read watchpoints too: page protection serves what the debug registers cannot (PageWatchpoints.swift).
     public var supportedBreakpointKinds: Set<BreakpointKind> {
-        watchpointStrategy == .debugRegisters
-            ? [.software, .hardware, .writeWatchpoint, .accessWatchpoint] : [.software, .hardware, .writeWatchpoint]
+        [.software, .hardware, .writeWatchpoint, .readWatchpoint, .accessWatchpoint]
     }
 
     public func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
@@ -122,29 +122,11 @@ extension Machine {
             let trap: UInt8 = strategy == .int3 ? 0xCC : 0xF4
             memory.write(pa, CollectionOfOne(trap))
             breakpoints.addPatch(virtual: address, physical: pa, original: original, trap: trap)
-        case .writeWatchpoint where watchpointStrategy == .singleStep:
-            guard [1, 2, 4, 8].contains(length), address % UInt64(length) == 0 else {
-                throw .invalidArgument("a watchpoint covers 1, 2, 4 or 8 aligned bytes")
-            }
-            guard
-                breakpoints.steppedWatches.count < Self.steppedWatchCapacity
-                    || breakpoints.steppedWatches[address] != nil
-            else {
-                throw .noSpace("\(Self.steppedWatchCapacity) watchpoints are set: each one is read after every step")
-            }
-            breakpoints.addSteppedWatch(address: address, length: length)
-        case .accessWatchpoint where watchpointStrategy == .singleStep:
-            throw .unsupported  // single-stepping sees changed values, not reads
-        case .hardware, .writeWatchpoint, .accessWatchpoint:
-            if kind != .hardware {
-                guard [1, 2, 4, 8].contains(length), address % UInt64(length) == 0 else {
-                    throw .invalidArgument("a watchpoint covers 1, 2, 4 or 8 aligned bytes")
-                }
-            }
+        case .hardware:
             guard let slot = breakpoints.freeSlot() else { throw .noSpace("all four debug registers are in use") }
-            breakpoints.addSlot(slot, .init(address: address, kind: kind, length: kind == .hardware ? 1 : length))
-        case .readWatchpoint:
-            throw .unsupported  // x86 debug registers trap writes or reads+writes, never reads alone
+            breakpoints.addSlot(slot, .init(address: address, kind: .hardware, length: 1))
+        case .writeWatchpoint, .readWatchpoint, .accessWatchpoint:
+            try insertWatchpoint(kind, at: address, length: length)  // PageWatchpoints.swift chooses the strategy
         }
     }
 
@@ -152,10 +134,11 @@ extension Machine {
     /// step, so they are bounded all the same.
     static let steppedWatchCapacity = 16
 
-    /// lldb's `qWatchpointSupportInfo`: the four debug registers (shared with hardware breakpoints), or the bound
-    /// on watchpoints served by single-stepping where data breakpoints never fire.
+    /// lldb's `qWatchpointSupportInfo`: page protection bounds watchpoints only by the kernel's memory slots
+    /// (each watched page splits RAM's slot: at most two more slots a page, two pages a watchpoint), plus the four
+    /// debug registers where data breakpoints fire.
     public var watchpointCapacity: Int? {
-        watchpointStrategy == .singleStep ? Self.steppedWatchCapacity : 4
+        (watchpointStrategy == .debugRegisters ? 4 : 0) + Int(pageWatchSlotLimit - 1) / 4
     }
 
     public func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
@@ -167,10 +150,10 @@ extension Machine {
             if let patch, memory.read(patch.physical, count: 1)?.first == patch.trap {
                 memory.write(patch.physical, CollectionOfOne(patch.original))
             }
-        case .writeWatchpoint where watchpointStrategy == .singleStep:
-            _ = breakpoints.removeSteppedWatch(address: address)
-        default:
-            _ = breakpoints.removeSlot(kind: kind, address: address, length: kind == .hardware ? 1 : length)
+        case .writeWatchpoint, .readWatchpoint, .accessWatchpoint:
+            try removeWatchpoint(kind, at: address, length: length)
+        case .hardware:
+            _ = breakpoints.removeSlot(kind: kind, address: address, length: 1)
         }
     }
 
@@ -201,7 +184,7 @@ extension Machine {
     public func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult
     {
         for t in actions.keys { _ = try context(t) }
-        let watches = breakpoints.steppedWatches.map { (address: $0.key, length: $0.value) }
+        let watches = breakpoints.steppedWatches.map { (address: $0.key, length: $0.value) } + fallbackSteppedWatches
         var commands: [(VCPUContext, RunCommand)] = []
         for (i, ctx) in contexts.enumerated() {
             guard let action = actions[i + 1] ?? otherThreads else { continue }

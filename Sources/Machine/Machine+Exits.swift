@@ -23,6 +23,10 @@ extension Machine {
         case .hlt:
             return try handleHalt(ctx)
         case .mmio(let address, let isWrite, let data):
+            if let access = servePageAccess(address: address, isWrite: isWrite, data: data) {  // PageWatchpoints.swift
+                guard case .hit(let kind, let watched) = access else { return nil }
+                return try completeWatchedAccess(ctx, kind, address: watched)
+            }
             if configuration.linuxPlatform {  // a PC bus: no device there, reads all ones, writes vanish
                 if !isWrite { for i in data.indices { data[i] = 0xff } }
                 return nil
@@ -35,6 +39,7 @@ extension Machine {
             let fault = GuestFault.failedEntry(hardwareReason: hardwareReason, rip: rip(ctx))
             return .stop(.fault(signal: 4, description: fault.description))
         case .internalError(let suberror):
+            if suberror == VCPUExit.InternalError.emulation, try pageFetchFailed(ctx) { return nil }
             if suberror == VCPUExit.InternalError.emulation, let done = try finishWhatTheEmulatorCouldNot(ctx) {
                 return done.stop.map { .stop($0) }
             }

@@ -9,7 +9,8 @@ extension Machine {
     public var monitorHelp: [String] {
         [
             "sync-stats [reset]  ioctls per request type since attach, the register groups valid/dirty now, vCont;r steps",
-            "breakpoints         inserted breakpoints and watchpoints, and how Z0 is served on this host",
+            "breakpoints         inserted breakpoints and watchpoints, how Z0 is served here and what serves each watchpoint",
+            "watch-strategy [auto|page|debug-registers|single-step]  what serves new watchpoints (now \(pageWatches.state.withLock { $0.request.rawValue }))",
             "translate ADDR      walk the page tables for a guest-virtual address, level by level",
             "vcpus               the state and last exit of each vCPU",
             "reginfo NAME        a register's ONE_REG ID field by field, the ioctl that serves it, its sync group",
@@ -24,6 +25,7 @@ extension Machine {
         switch words.first {
         case "sync-stats": return syncStats(reset: words.dropFirst().first == "reset")
         case "breakpoints": return breakpointReport()
+        case "watch-strategy": return watchStrategyCommand(words)
         case "translate": return translateReport(words.dropFirst().first)
         case "sstep":
             guard words.count == 3, words[1] == "irq", ["on", "off"].contains(words[2]) else {
@@ -122,13 +124,9 @@ extension Machine {
                 out += "\n"
             }
         }
-        out += "watchpoints: \(watchpointStrategy.rawValue)"
-        out += watchpointStrategy == .debugRegisters ? "\n" : " (data breakpoints do not fire on this host: a vCPU single-steps while one is set)\n"
-        for (va, length) in breakpoints.steppedWatches.sorted(by: { $0.key < $1.key }) {
-            out += "  watch 0x\(hex(va)) len \(length) (single-stepped)\n"
-        }
+        out += watchpointReport()  // PageWatchpoints.swift
         for (i, slot) in breakpoints.slots.enumerated() {
-            guard let slot, slot.kind != .software else { continue }
+            guard let slot, slot.kind == .hardware else { continue }
             out += "  DR\(i) \(slot.kind) 0x\(hex(slot.address)) len \(slot.length)\n"
         }
         return out

@@ -6,6 +6,7 @@ import KVM
 /// inline on the session's (`runInline`).
 extension Machine {
     func execute(_ ctx: VCPUContext, _ command: RunCommand) -> RunOutcome {
+        var command = command
         do {
             if ctx.appliedDebug != command.debug {
                 try ctx.vcpu.setGuestDebug(command.debug.control, arch: command.debug.arch)
@@ -33,6 +34,9 @@ extension Machine {
                 }
                 ctx.finishedInstruction = false
                 var handled = try handle(exit, ctx)
+                if handled == nil, let fallback = takeStepFallback(ctx) {  // a watched page ran code (PageWatchpoints.swift)
+                    try stepFromNowOn(ctx, &command, &watched, fallback)
+                }
                 if handled == nil, ctx.finishedInstruction, command.action.steps { handled = .stop(.stepped) }
                 guard let outcome = handled else { continue }
                 if case .stop(.stepped) = outcome, !command.steppedWatches.isEmpty {

@@ -36,6 +36,8 @@ public final class Machine: DebugTarget, @unchecked Sendable {
 
     // Session thread only, while every vCPU is stopped.
     var breakpoints: BreakpointTable
+    /// Page-protection watchpoints and what serves each watchpoint (PageWatchpoints.swift); its own lock.
+    let pageWatches: PageWatchState
     /// When each vCPU stopped, and what KVM_KVMCLOCK_CTRL said on resume (Machine+KVMClock.swift).
     public let pauseClock = GuestPauseClock()
     /// A Linux kernel's link-time text address, set by `loadLinux` (Machine+KASLR.swift).
@@ -72,7 +74,8 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         try vm.setTSSAddress(0xfffb_d000)
         if configuration.hasInKernelIRQChip { try LinuxBoot.createPlatform(vm) }  // before the vCPUs
         memory = try GuestMemory(size: configuration.memorySize)
-        try vm.mapMemory(guestPhysical: 0, size: configuration.memorySize, host: memory.host)
+        let ramSlot = try vm.mapMemory(guestPhysical: 0, size: configuration.memorySize, host: memory.host)
+        pageWatches = PageWatchState(ramSlot: ramSlot, readOnlySlots: vm.offersReadOnlySlots)
         let syncRegs = configuration.useSyncRegs && capabilities.syncsX86RegsAndSregs
         let layout = capabilities.xsave ? HostCPU.xsaveLayout() : nil
         let table =
