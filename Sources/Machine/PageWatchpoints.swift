@@ -20,6 +20,9 @@ enum WatchService: Equatable, Sendable {
     case debugRegister
     case singleStep
     case page
+    /// Page protection of a page the guest executes from: read-only, so only writes are seen (an access
+    /// watchpoint there stops on writes).
+    case pageWritesOnly(String)
     /// Page protection had to stop (the guest executes from the page) and nothing else can serve this kind here.
     case unserved(String)
 }
@@ -51,6 +54,8 @@ final class PageWatchState: @unchecked Sendable {
         var watches: [WatchKey: [Piece]] = [:]
         /// What the slots apply now.
         var pages: [UInt64: PageProtection] = [:]
+        /// Pages a vCPU executes from: never holes (KVM cannot fetch instructions from MMIO), read-only at most.
+        var codePages: Set<UInt64> = []
         /// The slot ids RAM's regions use now (the first is the start-up RAM slot), and freed ones to reuse.
         var slotIDs: [UInt32] = []
         var spareSlotIDs: [UInt32] = []
@@ -75,11 +80,17 @@ final class PageWatchState: @unchecked Sendable {
 
     /// What each page needs: a hole when any read or access watchpoint covers it, read-only when only write
     /// watchpoints do (and the kernel offers read-only slots).
-    static func protection(_ watches: [WatchKey: [Piece]], readOnlySlots: Bool) -> [UInt64: PageProtection] {
+    static func protection(_ watches: [WatchKey: [Piece]], readOnlySlots: Bool, codePages: Set<UInt64> = [])
+        -> [UInt64: PageProtection]
+    {
         var out: [UInt64: PageProtection] = [:]
         for (key, pieces) in watches {
             for piece in pieces {
                 for page in SlotLayout.pages(piece.physical, length: piece.length) {
+                    if codePages.contains(page) {
+                        if readOnlySlots { out[page] = .readOnly }
+                        continue
+                    }
                     let wanted: PageProtection = key.kind == .writeWatchpoint && readOnlySlots ? .readOnly : .hole
                     out[page] = out[page] == .hole ? .hole : wanted
                 }
@@ -139,16 +150,14 @@ extension Machine {
             try insertSteppedWatch(at: address, length: length)
             service = .singleStep
         case .page:
-            try insertPageWatch(key)
-            service = .page
+            service = try insertPageWatch(key)
         case .auto:
             if watchpointStrategy == .debugRegisters && registerFits {
                 try insertRegisterWatch(kind, at: address, length: length)
                 service = .debugRegister
             } else {
                 do {
-                    try insertPageWatch(key)
-                    service = .page
+                    service = try insertPageWatch(key)
                 } catch {
                     // The page cannot be protected (code runs there, the kernel writes it): what is left.
                     if kind == .writeWatchpoint && watchpointStrategy == .singleStep {
@@ -177,7 +186,7 @@ extension Machine {
             _ = breakpoints.removeSteppedWatch(address: address)
             pageWatches.state.withLock { s in s.runtimeStepped.removeAll { $0.address == address } }
         case .unserved: break
-        case .page:
+        case .page, .pageWritesOnly:
             let result: Result<Void, KVMError> = pageWatches.state.withLock { s in
                 s.watches[key] = nil
                 return Result { () throws(KVMError) in try applyProtection(&s) }
@@ -206,8 +215,9 @@ extension Machine {
     }
 
     /// Translate the range page by page (through vCPU 0's page tables), check each page can be protected, and
-    /// apply the new slot layout.
-    private func insertPageWatch(_ key: WatchKey) throws(TargetError) {
+    /// apply the new slot layout. A page a vCPU executes from can only be made read-only: a read watchpoint
+    /// there is refused, an access watchpoint sees writes only.
+    private func insertPageWatch(_ key: WatchKey) throws(TargetError) -> WatchService {
         guard key.length >= 1 && key.length <= Self.pageWatchMaxLength else {
             throw .invalidArgument("a page-protection watchpoint covers 1 to \(Self.pageWatchMaxLength) bytes")
         }
@@ -222,31 +232,51 @@ extension Machine {
             pieces.append(.init(virtual: va, physical: pa, length: chunk))
             offset += chunk
         }
-        let forbidden = unprotectablePages()
-        for piece in pieces {
-            if let why = forbidden[piece.physical & ~0xfff] {
-                throw .noSpace("page 0x\(hex(piece.physical & ~0xfff)) cannot be protected: \(why)")
+        let pages = Set(pieces.flatMap { SlotLayout.pages($0.physical, length: $0.length) })
+        for (page, why) in kernelWrittenPages() where pages.contains(page) {
+            throw .noSpace("page 0x\(hex(page)) cannot be protected: \(why)")
+        }
+        let executing = executingPages()
+        let result: Result<WatchService, TargetError> = pageWatches.state.withLock { s in
+            let code = pages.intersection(s.codePages.union(executing.keys))
+            var service = WatchService.page
+            if let page = code.first {
+                let why = executing[page] ?? "a vCPU executed from it"
+                guard key.kind != .readWatchpoint, pageWatches.readOnlySlots else {
+                    return .failure(.noSpace("page 0x\(hex(page)) cannot be a hole: \(why)"))
+                }
+                if key.kind == .accessWatchpoint { service = .pageWritesOnly(why) }
             }
-        }
-        let result: Result<Void, KVMError> = pageWatches.state.withLock { s in
+            s.codePages.formUnion(code)
             s.watches[key] = pieces
-            let r = Result { () throws(KVMError) in try applyProtection(&s) }
-            if case .failure = r { s.watches[key] = nil }
-            return r
+            do throws(KVMError) {
+                try applyProtection(&s)
+            } catch {
+                s.watches[key] = nil
+                return .failure(.failed("\(error)"))
+            }
+            return .success(service)
         }
-        if case .failure(let error) = result { throw .failed("\(error)") }
+        return try result.get()
     }
 
-    /// Pages that must stay RAM, and why: the page each vCPU executes from now (KVM cannot fetch instructions
-    /// from MMIO), and the pages KVM itself writes for the guest (kvmclock, steal time, PV EOI, async page
-    /// faults: the MSRs that name them, under --kernel).
-    func unprotectablePages() -> [UInt64: String] {
+    /// The page each vCPU executes from now (KVM cannot fetch instructions from MMIO).
+    func executingPages() -> [UInt64: String] {
         var out: [UInt64: String] = [:]
         for ctx in contexts {
             if let rip = try? ripOf(ctx), let pa = translate(ctx, rip) {
                 out[pa & ~0xfff] = "vCPU \(ctx.vcpu.index) executes from it"
             }
-            guard configuration.linuxPlatform else { continue }
+        }
+        return out
+    }
+
+    /// The pages KVM itself writes for the guest — kvmclock, steal time, PV EOI, async page faults: the MSRs that
+    /// name them, under --kernel — and that it would no longer find (a hole) or could not write (read-only).
+    func kernelWrittenPages() -> [UInt64: String] {
+        var out: [UInt64: String] = [:]
+        guard configuration.linuxPlatform else { return out }
+        for ctx in contexts {
             // MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_STEAL_TIME, MSR_KVM_PV_EOI_EN, MSR_KVM_ASYNC_PF_EN (low bits: flags)
             let msrs: [(UInt32, UInt64, String)] = [
                 (0x4b56_4d01, ~0x1, "kvmclock"), (0x4b56_4d03, ~0x3f, "steal time"), (0x4b56_4d04, ~0x3, "PV EOI"),
@@ -263,7 +293,7 @@ extension Machine {
     /// (state locked) Make the slots match the watched pages: every RAM slot deleted, the new regions created.
     /// Nothing changes when the pages protected are the same. On a failure the RAM is mapped whole again.
     func applyProtection(_ s: inout PageWatchState.State) throws(KVMError) {
-        let wanted = PageWatchState.protection(s.watches, readOnlySlots: pageWatches.readOnlySlots)
+        let wanted = PageWatchState.protection(s.watches, readOnlySlots: pageWatches.readOnlySlots, codePages: s.codePages)
         guard wanted != s.pages else { return }
         let regions = SlotLayout.regions(base: memory.base, size: UInt64(memory.size), protected: wanted)
         do {
@@ -344,25 +374,33 @@ extension Machine {
         return .stop(.watchpoint(kind, address: address))
     }
 
-    /// An emulation failure: if the vCPU failed to fetch an instruction from a protected page, give the page back
-    /// to the guest (its watchpoints fall back: `watch` to single-stepping, the others are left unserved and
-    /// `monitor breakpoints` says so) and let the instruction run again. False when it was not that.
+    /// An emulation failure: if the vCPU failed to fetch an instruction from a protected page (a hole), the page
+    /// becomes read-only RAM (write watchpoints there go on; access watchpoints see writes only; read watchpoints
+    /// are left unserved, and `monitor breakpoints` says so) and the instruction runs again. Without read-only
+    /// slots the page is RAM again: `watch` falls back to single-stepping. False when it was not that.
     func pageFetchFailed(_ ctx: VCPUContext) throws -> Bool {
         guard let rip = try? ripOf(ctx) else { return false }
         let pages = Set([rip, rip &+ 15].compactMap { translate(ctx, $0).map { $0 & ~0xfff } })
+        let why = "vCPU \(ctx.vcpu.index) executed from its page at rip 0x\(hex(rip))"
         let released: Bool = try pageWatches.state.withLock { s throws(KVMError) -> Bool in
+            let holes = pages.filter { s.pages[$0] == .hole }
+            guard !holes.isEmpty else { return false }
+            s.codePages.formUnion(holes)
             let keys = s.watches.filter { _, pieces in
-                pieces.contains { SlotLayout.pages($0.physical, length: $0.length).contains(where: pages.contains) }
+                pieces.contains { SlotLayout.pages($0.physical, length: $0.length).contains(where: holes.contains) }
             }.map(\.key)
-            guard !keys.isEmpty else { return false }
             for key in keys {
+                if pageWatches.readOnlySlots && key.kind != .readWatchpoint {
+                    if key.kind == .accessWatchpoint { s.served[key] = .pageWritesOnly(why) }
+                    continue
+                }
                 s.watches[key] = nil
                 if key.kind == .writeWatchpoint && [1, 2, 4, 8].contains(key.length) && key.address % UInt64(key.length) == 0 {
                     s.served[key] = .singleStep
                     s.runtimeStepped.append((key.address, key.length))
                     for c in contexts { s.pendingUpgrade.insert(c.vcpu.index) }
                 } else {
-                    s.served[key] = .unserved("vCPU \(ctx.vcpu.index) executed from its page at rip 0x\(hex(rip))")
+                    s.served[key] = .unserved(why)
                 }
             }
             try applyProtection(&s)
@@ -370,7 +408,7 @@ extension Machine {
         }
         guard released else { return false }
         try dropQueuedUD(ctx)
-        report("vCPU \(ctx.vcpu.index): executed from a watched page at rip 0x\(hex(rip)): the page is RAM again")
+        report("vCPU \(ctx.vcpu.index): executed from a watched page at rip 0x\(hex(rip)): the page is readable RAM again")
         ctx.lastExit = "INTERNAL_ERROR (instruction fetch from a watched page: page restored)"
         return true
     }
@@ -426,10 +464,12 @@ extension Machine {
                 out += "DR\(i.map(String.init) ?? "?")\n"
             case .singleStep: out += "single-stepped\n"
             case .unserved(let why): out += "NOT SERVED: \(why)\n"
-            case .page:
+            case .page, .pageWritesOnly:
                 let pages = (s.watches[key] ?? []).flatMap { SlotLayout.pages($0.physical, length: $0.length) }
                 let described = Set(pages).sorted().map { "0x\(hex($0))\(s.pages[$0] == .readOnly ? " ro" : "")" }
-                out += "page protection, phys page \(described.joined(separator: ", "))\n"
+                out += "page protection, phys page \(described.joined(separator: ", "))"
+                if case .pageWritesOnly(let why) = service { out += " (writes only: \(why))" }
+                out += "\n"
             }
         }
         if !s.pages.isEmpty {
