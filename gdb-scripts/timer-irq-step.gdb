@@ -22,7 +22,7 @@ monitor sstep irq off
 # the interrupt is delivered at VM entry, delivery clears TF, so the whole handler runs inside the step and it
 # ends one instruction after the handler's iretq, back in the code being stepped, with the tick taken.
 python
-emulated = "watchpoints: single-step" in gdb.execute("monitor breakpoints", to_string=True)
+emulated = "data breakpoints never fire" in gdb.execute("monitor breakpoints", to_string=True)
 gdb.set_convenience_variable("cpl0_emulated", 1 if emulated else 0)
 end
 set $ticks_before_step = ticks

@@ -450,10 +450,11 @@ extension Machine {
         let s = pageWatches.state.withLock { $0 }
         var out = "watchpoints: \(s.request.rawValue)"
         switch (s.request, watchpointStrategy) {
-        case (.auto, .debugRegisters): out += " (debug registers while one is free, then page protection; rwatch: page protection)\n"
-        case (.auto, .singleStep): out += " (data breakpoints do not fire on this host: page protection)\n"
-        default: out += "\n"
+        case (.auto, .debugRegisters): out += " (debug registers while one is free, then page protection; rwatch: page protection)"
+        case (.auto, .singleStep): out += " (page protection; single steps for a watch on a page that cannot be protected)"
+        default: break
         }
+        out += watchpointStrategy == .singleStep ? "; data breakpoints never fire on this host\n" : "\n"
         let rank: [BreakpointKind: Int] = [.writeWatchpoint: 0, .readWatchpoint: 1, .accessWatchpoint: 2]
         for (key, service) in s.served.sorted(by: { ($0.key.address, rank[$0.key.kind] ?? 3) < ($1.key.address, rank[$1.key.kind] ?? 3) }) {
             let name = [.writeWatchpoint: "watch", .readWatchpoint: "rwatch", .accessWatchpoint: "awatch"][key.kind] ?? "?"
