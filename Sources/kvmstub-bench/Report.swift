@@ -30,6 +30,7 @@ enum Section: String, CaseIterable {
     case idle = "e. idle cost (guest stopped at a breakpoint, gdb connected)"
     case scale = "f. scale (all-stop with N vCPUs)"
     case lines = "g. next over an N-instruction line, as gdb sends it (kvmstub with and without vCont;r, QEMU)"
+    case watch = "h. watchpoints: page protection, single steps, debug registers (a loop on a watched page)"
 }
 
 /// One measured (or not measured) figure.

@@ -14,7 +14,7 @@ let usage = """
       --qemu PATH      the QEMU to compare with (default: qemu-system-x86_64 on PATH)
       --no-qemu        skip QEMU
       --only LETTERS   run only these sections, e.g. --only ac (a raw KVM, b responder, c kvmstub, d QEMU,
-                       e idle, f scale, g next over N-instruction lines)
+                       e idle, f scale, g next over N-instruction lines, h watchpoints)
       --write-guests DIR  write the guests (loop.elf for kvmstub, qemu-loop.rom for qemu -bios) and exit:
                        for profiling one server by hand (perf, strace) with the same loop
 
@@ -43,7 +43,7 @@ func mainEntry() {
     var kvmstub: String?
     var qemu: String?
     var noQEMU = false
-    var only = "abcdefg"
+    var only = "abcdefgh"
     while !args.isEmpty {
         let a = args.removeFirst()
         func value() -> String {
@@ -102,6 +102,7 @@ func mainEntry() {
     bench.measureInterleaved(only)
     if only.contains("e") { bench.measureIdle() }
     if only.contains("f") { bench.measureScale() }
+    if only.contains("h") { bench.measureWatch() }
     bench.printRatios()
     bench.report.out("")
     bench.report.out("== JSON (one line per figure, then per ratio) ==")

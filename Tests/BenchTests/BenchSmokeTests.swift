@@ -45,14 +45,15 @@ import Testing
         #expect(p.terminationStatus == 0, "stderr: \(diagnostics)")
         for section in [
             "== a. raw KVM floor", "== b. do-nothing responder floor", "== c. kvmstub over RSP", "== d. QEMU",
-            "== e. idle cost", "== f. scale", "== g. next over an N-instruction line", "== ratios", "== JSON",
+            "== e. idle cost", "== f. scale", "== g. next over an N-instruction line", "== h. watchpoints",
+            "== ratios", "== JSON",
         ] {
             #expect(text.contains(section), "no '\(section)' in:\n\(text)")
         }
         // Every figure is either measured or says why not, in the table and in its JSON line.
         for key in [
             "raw_kvm.step", "responder.rtt_tcp", "kvmstub.step", "kvmstub.z1_hit", "kvmstub.m4k", "idle.kvmstub_cpu",
-            "kvmstub.next_r_10", "kvmstub.next_s_10000",
+            "kvmstub.next_r_10", "kvmstub.next_s_10000", "watch.loop_page_z3", "watch.exit_round_trip",
         ] {
             #expect(text.contains("{\"figure\":\"\(key)\""), "no JSON line for \(key)")
         }
@@ -60,7 +61,7 @@ import Testing
         #expect(lines.allSatisfy { $0.contains("\"median\":") || $0.contains("\"not_measured\":") })
         // Where /dev/kvm works, the kvmstub figures must have been measured, not skipped.
         if access("/dev/kvm", R_OK | W_OK) == 0 {
-            for key in ["kvmstub.step", "kvmstub.next_r_10", "kvmstub.next_r_10000"] {
+            for key in ["kvmstub.step", "kvmstub.next_r_10", "kvmstub.next_r_10000", "watch.loop_page_z3", "watch.away_step_z2"] {
                 let line = lines.first { $0.hasPrefix("{\"figure\":\"\(key)\"") }
                 #expect(line?.contains("\"median\":") == true, "\(key): \(line ?? "missing")")
             }
