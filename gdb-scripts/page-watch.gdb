@@ -8,7 +8,8 @@
 # times first (each bump is an MMIO exit kvmstub serves without stopping); ten watchpoints at once; a
 # watchpoint across a page boundary; and one on the page the guest then executes from (the page is given
 # back, the watchpoint falls back to single-stepping, nothing crashes). Watchpoints stay inserted across stops
-# (always-inserted) so `monitor breakpoints` shows what serves each.
+# (always-inserted) so `monitor breakpoints` shows what serves each. Detaching with two inserted leaves the
+# guest to finish on its own.
 set breakpoint always-inserted on
 monitor watch-strategy page
 break phase
@@ -94,4 +95,7 @@ check(gdb.BP_ACCESS_WATCHPOINT in by and val("code_page_var") == 2, "and the awa
 gdb.execute("delete")
 check("slots:" not in monitor("breakpoints"), "no watchpoints: RAM is one slot again")
 end
-continue
+# Detach with watchpoints inserted: kvmstub removes them (RAM whole again) and the guest runs to its end.
+rwatch page.target
+awatch page.many[3]
+detach

@@ -360,7 +360,8 @@ extension Machine {
             ctx.registers.invalidateAfterRun()
             ctx.translations.removeAll(keepingCapacity: true)
             switch exit {
-            case .interrupted:
+            case .interrupted, .debug:
+                // EINTR: completed. A debug exit: completed, and a single step (gdb's stepi) ended with it.
                 ctx.lastExit = "MMIO (watched page: \(kind) hit)"
                 return .stop(.watchpoint(kind, address: address))
             case .mmio(let a, let w, let d):

@@ -200,3 +200,14 @@ struct PageWatchpointTests {
         #expect(slotsRestored(m))
     }
 }
+
+extension PageWatchpointTests {
+    @Test func aStepOntoAWatchedAccessReportsTheWatchpointAfterIt() throws {
+        let m = try pageMachine(loadLoop)
+        try m.insertBreakpoint(.readWatchpoint, at: 0x20000, length: 8)
+        #expect(try run(m, .step).reason == .watchpoint(.readWatchpoint, address: 0x20000))
+        #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x10008)
+        #expect(try run(m, .step).reason == .stepped)  // inc rbx: no access
+        #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x1000b)
+    }
+}
