@@ -23,12 +23,29 @@ final class Condition: @unchecked Sendable {
     /// Wait with the lock held; it is held again on return.
     func wait() { pthread_cond_wait(cond, mutex) }
     func broadcast() { pthread_cond_broadcast(cond) }
+    /// Wait, with the lock held, on a condition variable of its own that shares this lock.
+    func wait(on other: WakeUp) { pthread_cond_wait(other.cond, mutex) }
 
     func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()
         defer { unlock() }
         return try body()
     }
+}
+
+/// A condition variable for one waiter, used under a `Condition`'s lock: a vCPU thread waits on its own, so
+/// waking it wakes no other thread.
+final class WakeUp: @unchecked Sendable {
+    let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() { pthread_cond_init(cond, nil) }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        cond.deallocate()
+    }
+
+    func signal() { pthread_cond_signal(cond) }
 }
 
 /// The "stop notification" of DESIGN.md: the vCPU side signals, the session polls the read end and drains it.

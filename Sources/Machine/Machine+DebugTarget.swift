@@ -210,11 +210,12 @@ extension Machine {
         }
         control.withLock { s in
             s.pendingStop = nil
+            s.timeline.start(commanded: commands.map { $0.0.vcpu.index })
             for (ctx, command) in commands {
                 s.vcpus[ctx.vcpu.index].command = command
                 s.runningCount += 1
+                control.wakeVCPU(ctx.vcpu.index)
             }
-            control.broadcast()
         }
         return .running
     }
@@ -223,6 +224,7 @@ extension Machine {
         notifier.drain()
         let stop: StopEvent? = control.withLock { s in
             guard let stop = s.pendingStop else { return nil }
+            s.timeline.finish(taken: ResumeTimeline.now())
             s.pendingStop = nil
             s.lastStop = stop
             return stop
@@ -232,13 +234,18 @@ extension Machine {
     }
 
     public func interrupt() {
-        control.withLock { s in if s.runningCount > 0 { kickAll(&s) } }
+        control.withLock { s in
+            guard s.runningCount > 0 else { return }
+            if s.timeline.recording && s.timeline.interrupted == 0 { s.timeline.interrupted = ResumeTimeline.now() }
+            kickAllFromSession(&s)
+        }
     }
 
     public func attach() -> StopEvent {
         control.lock()
         control.state.debuggerAttached = true
-        if control.state.runningCount > 0 { kickAll(&control.state) }
+        control.state.timeline.reset()
+        if control.state.runningCount > 0 { kickAllFromSession(&control.state) }
         while control.state.runningCount > 0 { control.wait() }
         if let stop = control.state.pendingStop {
             control.state.lastStop = stop

@@ -11,6 +11,7 @@ extension Machine {
             "sync-stats [reset]  ioctls per request type since attach, the register groups valid/dirty now, vCont;r steps",
             "breakpoints         inserted breakpoints and watchpoints, how Z0 is served here and what serves each watchpoint",
             "watch-strategy [auto|page|debug-registers|single-step]  what serves new watchpoints (now \(pageWatches.state.withLock { $0.request.rawValue }))",
+            "resume-timeline [reset]  with several vCPUs: hand-off, all-stop and notification times of the last resumes",
             "translate ADDR      walk the page tables for a guest-virtual address, level by level",
             "vcpus               the state and last exit of each vCPU",
             "reginfo NAME        a register's ONE_REG ID field by field, the ioctl that serves it, its sync group",
@@ -37,6 +38,11 @@ extension Machine {
         case "reginfo": return registerInfo(words.dropFirst().first)
         case "kvmclock": return kvmclockReport()
         case "kaslr": return kaslrReport()
+        case "resume-timeline":
+            return control.withLock { s in
+                if words.dropFirst().first == "reset" { s.timeline.reset() }
+                return s.timeline.report
+            }
         case "vcpus": return threadIDs.compactMap { threadExtraInfo($0) }.joined(separator: "\n") + "\n"
         default: return nil
         }

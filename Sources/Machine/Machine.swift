@@ -108,6 +108,7 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         control.withLock {
             $0.shuttingDown = true
             control.broadcast()
+            for i in contexts.indices { control.wakeVCPU(i) }
         }
     }
 
