@@ -41,9 +41,18 @@ extension Bench {
                 }
                 latency.samples = samples
                 latency.note = "c, 2 ms for every vCPU to be in KVM_RUN, then 0x03; \(rounds) rounds"
+                latency.note! += Self.resumeTimelineSummary(c.client, keep: ["Ctrl-C → every vCPU stopped"])
+                _ = try? c.client.monitor("resume-timeline reset")
                 let p = probe(.z1Hit, on: c, key: hits.key, section: .scale, placement: .unpinned, label: hits.label)
                 for _ in 0..<budget.runs { p.runOnce(budget, allCPUs: allCPUs) }
                 hits = p.finished()
+                if n > 1 {
+                    hits.note =
+                        (hits.note.map { $0 + "; " } ?? "")
+                        + Self.resumeTimelineSummary(
+                            c.client, keep: ["hand-off", "first stop → every vCPU stopped", "every vCPU stopped →"]
+                        ).dropFirst(2)
+                }
             } catch {
                 latency.notMeasured = "\(error)"
                 if hits.samples.isEmpty { hits.notMeasured = "\(error)" }
@@ -52,6 +61,16 @@ extension Bench {
             report.add(hits)
         }
         measureSVE()
+    }
+
+    /// The averages `monitor resume-timeline` gives for the lines named (kvmstub's own account of where a
+    /// stop's time went), as "; line; line"; empty when the server has no such command.
+    static func resumeTimelineSummary(_ client: RSPClient, keep: [String]) -> String {
+        guard let text = try? client.monitor("resume-timeline") else { return "" }
+        let lines = text.split(separator: "\n").map { $0.trimmingSpaces }.filter { line in
+            keep.contains { line.hasPrefix($0) }
+        }
+        return lines.map { "; resume-timeline: " + $0 }.joined()
     }
 
     /// `g` as the register file grows: arm64 without SVE, then SVE at 128, 512 and 2048 bits (the g packet of
