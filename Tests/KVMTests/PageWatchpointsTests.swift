@@ -211,3 +211,22 @@ extension PageWatchpointTests {
         #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x1000b)
     }
 }
+
+extension PageWatchpointTests {
+    /// Under --kernel, a page KVM itself writes (here kvmclock's, as MSR_KVM_SYSTEM_TIME_NEW names it) is never
+    /// protected: page protection refuses it, and auto falls back (single steps where data breakpoints never
+    /// fire, a debug register where they do).
+    @Test func aPageKVMWritesForTheGuestIsNotProtected() throws {
+        let m = try makeMachine(loadLoop, linuxPlatform: true)
+        try m.contexts[0].vcpu.setMSRs([0x4b56_4d01], values: [0x3_0001])
+        #expect(m.kernelWrittenPages()[0x30000] == "KVM writes kvmclock there for vCPU 0")
+        _ = m.monitor("watch-strategy page")
+        #expect(throws: TargetError.self) { try m.insertBreakpoint(.writeWatchpoint, at: 0x30100, length: 8) }
+        #expect(m.pageWatches.state.withLock { $0.pages.isEmpty })
+        _ = m.monitor("watch-strategy auto")
+        try m.insertBreakpoint(.writeWatchpoint, at: 0x30100, length: 8)
+        let report = m.monitor("breakpoints") ?? ""
+        #expect(report.contains("watch 0x30100 len 8: single-stepped") || report.contains("watch 0x30100 len 8: DR0"))
+        #expect(m.pageWatches.state.withLock { $0.pages.isEmpty })
+    }
+}
