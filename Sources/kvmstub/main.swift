@@ -325,8 +325,8 @@ func infoCommand(_ args: [String]) -> Never {
         print("software breakpoints:    \(try SoftwareBreakpointProbe.probe(kvm).explanation)")
         let watch = try DataBreakpointProbe.run(kvm)
         let watchNote = watch == .debugRegisters
-            ? "debug-registers: data breakpoints fire (DR0-DR3, RW=01/11)"
-            : "single-step: data breakpoints never fire here (CPL0 code is emulated); write watchpoints single-step"
+            ? "debug-registers: data breakpoints fire (DR0-DR3, RW=01/11); then page protection, and for rwatch"
+            : "page protection: data breakpoints never fire here (CPL0 code is emulated); single steps where a page cannot be protected"
         print("watchpoints:             \(watchNote)")
     } catch { fail("\(error)") }
     exit(0)
