@@ -75,7 +75,8 @@ public final class Machine: DebugTarget, @unchecked Sendable {
         if configuration.hasInKernelIRQChip { try LinuxBoot.createPlatform(vm) }  // before the vCPUs
         memory = try GuestMemory(size: configuration.memorySize)
         let ramSlot = try vm.mapMemory(guestPhysical: 0, size: configuration.memorySize, host: memory.host)
-        pageWatches = PageWatchState(ramSlot: ramSlot, readOnlySlots: vm.offersReadOnlySlots)
+        pageWatches = PageWatchState(
+            ramSlot: ramSlot, readOnlySlots: vm.offersReadOnlySlots, request: configuration.watchRequest)
         let syncRegs = configuration.useSyncRegs && capabilities.syncsX86RegsAndSregs
         let layout = capabilities.xsave ? HostCPU.xsaveLayout() : nil
         let table =

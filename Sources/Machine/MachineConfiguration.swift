@@ -8,6 +8,8 @@ public struct MachineConfiguration: Sendable {
     public var breakpointStrategy: SoftwareBreakpointStrategy? = nil
     /// nil: probe the host at start-up.
     public var watchpointStrategy: WatchpointStrategy? = nil
+    /// What serves new watchpoints at start (`run --watchpoints`; `monitor watch-strategy` changes it).
+    public var watchRequest: WatchRequest = .auto
     /// Use kvm_run->s.regs (KVM_CAP_SYNC_REGS) when the host has it.
     public var useSyncRegs: Bool = true
     /// KVM_GUESTDBG_BLOCKIRQ on steps, where the kernel lists it.

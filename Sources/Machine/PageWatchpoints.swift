@@ -72,10 +72,13 @@ final class PageWatchState: @unchecked Sendable {
     let ramSlot: UInt32
     let readOnlySlots: Bool
 
-    init(ramSlot: UInt32, readOnlySlots: Bool) {
+    init(ramSlot: UInt32, readOnlySlots: Bool, request: WatchRequest) {
         self.ramSlot = ramSlot
         self.readOnlySlots = readOnlySlots
-        state.withLock { $0.slotIDs = [ramSlot] }
+        state.withLock {
+            $0.slotIDs = [ramSlot]
+            $0.request = request
+        }
     }
 
     /// What each page needs: a hole when any read or access watchpoint covers it, read-only when only write

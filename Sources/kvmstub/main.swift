@@ -38,7 +38,7 @@ let usage = """
 
 let runUsage = """
     usage: kvmstub run IMAGE [--gdb HOST:PORT | --gdb PATH] [--wait] [--memory SIZE] [--serial PATH] [--cpus N]
-                             [--sw-breakpoints auto|int3|hw-then-hlt] [--no-sync-regs] [--real-mode [--gdb-arch A]]
+                             [--sw-breakpoints auto|int3|hw-then-hlt] [--watchpoints W] [--no-sync-regs] [--real-mode [--gdb-arch A]]
 
     Boots IMAGE (an ELF64 x86-64 executable; PT_LOAD segments at p_paddr, entry in 64-bit long mode with
     the first 4 GiB identity-mapped) and, with --gdb, serves the GDB remote protocol.
@@ -56,6 +56,9 @@ let runUsage = """
       --cpus N            vCPUs (default 1). vCPU 0 starts at the ELF entry; the others at the symbol
                           `ap_start`, with rdi = their index and a 64 KiB stack each below vCPU 0's
       --sw-breakpoints S  how Z0 is served: auto (probe the host, default), int3, hw-then-hlt
+      --watchpoints W     how Z2/Z3/Z4 are served: auto (default: debug registers where data breakpoints fire and
+                          one is free, else page protection), page, debug-registers, single-step; `monitor
+                          watch-strategy W` changes it for the watchpoints inserted next
       --no-sync-regs      fetch registers with ioctls even where kvm_run can carry them (KVM_CAP_SYNC_REGS)
       --no-memory-map     give gdb no memory map (qXfer:memory-map:read), for an ELF guest that maps memory
                           outside its identity-mapped RAM: with the map gdb refuses any address beyond RAM
@@ -201,6 +204,12 @@ func runCommand(_ args: [String]) -> Never {
             case "hw-then-hlt": config.breakpointStrategy = .hardwareThenHalt
             default: fail("--sw-breakpoints \(v): want auto, int3 or hw-then-hlt")
             }
+        case "--watchpoints":
+            let v = value(a)
+            guard let request = WatchRequest(rawValue: v) else {
+                fail("--watchpoints \(v): want \(WatchRequest.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            config.watchRequest = request
         default:
             if a.hasPrefix("-") { fail("unknown option \(a) (see kvmstub run --help)") }
             if image != nil { fail("more than one image given: \(image!) and \(a)") }

@@ -85,6 +85,8 @@ import Testing
             expectOneLineFailure(
                 try run(kvmstubPath, ["run", "x.elf", "--stall-timeout", bad]), containing: "--stall-timeout \(bad)")
         }
+        expectOneLineFailure(
+            try run(kvmstubPath, ["run", "x.elf", "--watchpoints", "psychic"]), containing: "--watchpoints psychic: want auto, page")
         expectOneLineFailure(try run(kvmstubPath, ["frobnicate"]), containing: "unknown command frobnicate")
         expectOneLineFailure(try run(kvmstubPath, ["regs", "--arch", "vax"]), containing: "unknown architecture vax")
     }
