@@ -59,7 +59,7 @@ extension Machine {
     /// Upstream KVM queues #UD before it reports an emulation failure at CPL0 (handle_emulation_failure); the next
     /// KVM_RUN would deliver it. Where kvmstub takes the instruction over, that #UD must go. (kvm_pvm queues none:
     /// the start-up probe says so, and then this costs nothing.)
-    func dropQueuedUD(_ ctx: VCPUContext) throws {
+    private func dropQueuedUD(_ ctx: VCPUContext) throws {
         guard emulationFailureQueuesUD else { return }
         var events = try ctx.vcpu.getEvents()
         guard events.exception.nr == 6, events.exception.pending != 0 || events.exception.injected != 0 else { return }
