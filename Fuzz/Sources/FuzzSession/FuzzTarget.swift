@@ -110,6 +110,8 @@ final class FuzzTarget: DebugTarget {
     }
 
     let supportedBreakpointKinds: Set<BreakpointKind> = [.software, .hardware, .writeWatchpoint, .accessWatchpoint]
+    /// Offered, so the session's `vCont;r` parsing reaches the target (as a range step, which ends like a step).
+    let supportsRangeStepping = true
 
     func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
         expectStopped("insertBreakpoint")
@@ -134,7 +136,7 @@ final class FuzzTarget: DebugTarget {
         for thread in actions.keys { expectThread(thread, "resume") }
         resumes += 1
         if resumes % 11 == 0 { throw .failed("KVM_RUN failed") }
-        if let stepping = actions.first(where: { $0.value == .step })?.key {
+        if let stepping = actions.first(where: { $0.value.steps })?.key {
             return .stopped(StopEvent(thread: stepping, reason: .stepped))
         }
         if actions.isEmpty && otherThreads == nil {
