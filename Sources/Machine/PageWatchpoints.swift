@@ -450,7 +450,8 @@ extension Machine {
             pageWatches.state.withLock { $0.request = request }
         }
         let request = pageWatches.state.withLock { $0.request }
-        return "new watchpoints: \(request.rawValue) (data breakpoints here: \(watchpointStrategy.rawValue))\n"
+        let host = watchpointStrategy == .debugRegisters ? "data breakpoints fire here" : "data breakpoints never fire here"
+        return "new watchpoints: \(request.rawValue) (\(host))\n"
     }
 
     private var watchStrategyUsage: String {
