@@ -35,6 +35,9 @@ def val(e):
 def monitor(cmd):
     return gdb.execute("monitor " + cmd, to_string=True)
 
+# Bad input: an unmapped address is E14, an empty range E22; neither changes anything.
+check('received: "E14"' in gdb.execute("maint packet Z3,ffffffff00000000,8", to_string=True), "Z3 at an unmapped address: E14")
+check('received: "E22"' in gdb.execute("maint packet Z3,%x,0" % val("&page.hot"), to_string=True), "Z3 of 0 bytes: E22")
 report = monitor("breakpoints")
 check("rwatch 0x%x len 8: page protection, phys page 0x%x" % (val("&page.target"), val("&page")) in report,
       "monitor breakpoints: the rwatch is served by page protection")
