@@ -133,6 +133,8 @@ func guestSymbols(_ image: String) throws -> [String: UInt64] {
 final class Stub: @unchecked Sendable {
     let process = Process()
     private let errors = Locked(Data())
+    /// Set when stderr reached its end (kvmstub exited and every byte it wrote is in `errors`).
+    private let errorsComplete = Locked(false)
 
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: kvmstubPath)
@@ -144,9 +146,15 @@ final class Stub: @unchecked Sendable {
         let pipe = Pipe()
         process.standardError = pipe
         let errors = self.errors
+        let complete = errorsComplete
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let chunk = handle.availableData
-            if !chunk.isEmpty { errors.set(errors.get() + chunk) }
+            if chunk.isEmpty {
+                handle.readabilityHandler = nil
+                complete.set(true)
+            } else {
+                errors.set(errors.get() + chunk)
+            }
         }
         try process.run()
     }
@@ -154,7 +162,8 @@ final class Stub: @unchecked Sendable {
     var stderr: String { String(decoding: errors.get(), as: UTF8.self) }
 
     /// The TCP port from "waiting for gdb on 127.0.0.1:PORT" (the kernel's pick for port 0).
-    func waitForPort(timeout: TimeInterval = 10) -> Int? {
+    /// (Bounds here are generous: they end as soon as what they wait for happens, and a busy host is slow.)
+    func waitForPort(timeout: TimeInterval = 60) -> Int? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline && process.isRunning {
             if let range = stderr.range(of: "waiting for gdb on 127.0.0.1:") {
@@ -168,11 +177,12 @@ final class Stub: @unchecked Sendable {
         return nil
     }
 
-    func waitForExit(timeout: TimeInterval = 10) -> Int32? {
+    func waitForExit(timeout: TimeInterval = 60) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         guard !process.isRunning else { return nil }
-        usleep(50_000)  // the last stderr bytes
+        // The last stderr bytes: until the pipe's end, not for a fixed time.
+        while !errorsComplete.get() && Date() < deadline.addingTimeInterval(10) { usleep(10_000) }
         return process.terminationStatus
     }
 

@@ -162,9 +162,9 @@ final class FakeTargetProcess {
             .fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "fake-target did not start: \(banner)"])
     }
 
-    /// The exit status, once gdb's `kill` ended it (at most 10 s).
+    /// The exit status, once gdb's `kill` ended it (at most 60 s: a bound for a busy host).
     func waitForExit() -> Int32? {
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(60)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         return process.isRunning ? nil : process.terminationStatus
     }

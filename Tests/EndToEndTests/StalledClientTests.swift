@@ -63,7 +63,8 @@ struct StalledClientTests {
 
 extension Stub {
     /// Waits for a stderr line containing `text`.
-    func waitForLine(_ text: String, timeout: TimeInterval = 10) -> Bool {
+    /// At most `timeout`: a bound, generous for a busy host (1000 queued 4 KiB replies take a while to back up).
+    func waitForLine(_ text: String, timeout: TimeInterval = 60) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if stderr.contains(text) { return true }
