@@ -52,7 +52,8 @@ set $rax = 0x2a
 monitor reginfo rax
 expect_eq $_kvm_dirty("regs") 1 "the write made regs dirty"
 set $before = $_kvm_ioctls("KVM_SET_REGS")
-stepi
+tbreak serial_puts
+continue
 monitor sync-stats
 expect_eq $_kvm_ioctls("KVM_SET_REGS") $before+(!$sync_regs) "rax went back in kvm_run (SYNC_REGS), else by KVM_SET_REGS"
 expect_eq $_kvm_dirty("regs") 0 "nothing dirty after the run"

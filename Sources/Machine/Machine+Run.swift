@@ -8,7 +8,13 @@ extension Machine {
     func execute(_ ctx: VCPUContext, _ command: RunCommand) -> RunOutcome {
         var command = command
         do {
-            if ctx.appliedDebug != command.debug {
+            // KVM keeps a step's TF across a register write (KVM_SET_REGS, or kvm_run's sync regs) only while rip
+            // equals the rip it sampled at the last KVM_SET_GUEST_DEBUG (singlestep_rip in __kvm_set_rflags):
+            // a step after gdb wrote rip, rflags or any register of their block would run the guest away. So the
+            // block goes in first and the debug state is set again; a step with nothing written stays one KVM_RUN.
+            let stepAfterWrite = command.debug.control.contains(.singleStep) && ctx.registers.dirty.contains(.x86Regs)
+            if ctx.appliedDebug != command.debug || stepAfterWrite {
+                if stepAfterWrite { try ctx.registers.flushNow() }
                 try ctx.vcpu.setGuestDebug(command.debug.control, arch: command.debug.arch)
                 ctx.appliedDebug = command.debug
             }
