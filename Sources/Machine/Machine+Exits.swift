@@ -69,9 +69,14 @@ extension Machine {
             if let phys = translate(ctx, exit.pc), breakpoints.patch(atPhysical: phys)?.trap == 0xCC {
                 return .softwareBreakpoint
             }
-            let debug = ctx.appliedDebug ?? GuestDebugState(control: [], arch: [])
-            try ctx.vcpu.setGuestDebug(debug.control.union(.injectBreakpoint), arch: debug.arch)
-            ctx.appliedDebug = nil  // the next run sets the plain state again
+            // INJECT_BP is KVM_SET_GUEST_DEBUG itself: it carries the whole state (ENABLE and the flags in force),
+            // or KVM switches guest debugging off and the next int3 of ours reaches the guest. The state applied
+            // stays on record (with INJECT_BP, which no plain state has: the next resume sets the plain one), so a
+            // second int3 of the guest's in this run is given back the same way.
+            var debug = ctx.appliedDebug ?? GuestDebugState(control: [.enable, .useSoftwareBreakpoints], arch: [])
+            debug.control.formUnion([.enable, .injectBreakpoint])
+            try ctx.vcpu.setGuestDebug(debug.control, arch: debug.arch)
+            ctx.appliedDebug = debug
             return nil
         }
         for i in 0..<4 where exit.dr6 & (1 << UInt64(i)) != 0 {
