@@ -10,6 +10,10 @@ package enum GuestFault: CustomStringConvertible, Equatable {
     case unbackedAccess(write: Bool, address: UInt64, rip: RIP)
     /// KVM_EXIT_SHUTDOWN.
     case tripleFault(rip: RIP)
+    /// KVM_EXIT_SHUTDOWN after which the vCPU is at the reset vector (cs 0xf000, ip 0xfff0): KVM on AMD INITs
+    /// it before the exit (SVM's shutdown intercept; the VMCB is undefined after a shutdown), so the rip of the
+    /// fault is gone.
+    case tripleFaultReset
     /// KVM_EXIT_FAIL_ENTRY: `hardware_entry_failure_reason` (VMX's exit qualification of a failed VM entry).
     case failedEntry(hardwareReason: UInt64, rip: RIP)
     /// KVM_EXIT_INTERNAL_ERROR with its `suberror`.
@@ -44,6 +48,9 @@ package enum GuestFault: CustomStringConvertible, Equatable {
                 ? "\(what), by the instruction just before \(Self.at(rip, bare: true))" : "\(what), \(Self.at(rip))"
         case .tripleFault(let rip):
             return "triple fault (KVM_EXIT_SHUTDOWN) \(Self.at(rip))"
+        case .tripleFaultReset:
+            return "triple fault (KVM_EXIT_SHUTDOWN); KVM reset the vCPU before the exit, as on AMD (SVM's shutdown "
+                + "intercept INITs it), so it is at cs:ip f000:fff0 and the rip of the fault is lost"
         case .failedEntry(let reason, let rip):
             return "VM entry failed (KVM_EXIT_FAIL_ENTRY, hardware reason 0x\(hex(reason))) \(Self.at(rip))"
         case .internalError(let suberror, let rip):

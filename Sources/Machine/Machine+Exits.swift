@@ -34,7 +34,8 @@ extension Machine {
             let fault = GuestFault.unbackedAccess(write: isWrite, address: address, rip: rip(ctx))
             return .stop(.fault(signal: 10, description: fault.description))
         case .shutdown:
-            return .stop(.fault(signal: 11, description: GuestFault.tripleFault(rip: rip(ctx)).description))
+            let fault = try wasReset(ctx) ? GuestFault.tripleFaultReset : .tripleFault(rip: rip(ctx))
+            return .stop(.fault(signal: 11, description: fault.description))
         case .failEntry(let hardwareReason):
             let fault = GuestFault.failedEntry(hardwareReason: hardwareReason, rip: rip(ctx))
             return .stop(.fault(signal: 4, description: fault.description))
@@ -92,4 +93,11 @@ extension Machine {
 
     /// The rip for a fault line: read through the register file, or why it could not be.
     private func rip(_ ctx: VCPUContext) -> GuestFault.RIP { GuestFault.RIP { try ripOf(ctx) } }
+
+    /// At the reset vector after a shutdown: KVM INITed the vCPU (AMD). Looked at, not assumed from the vendor.
+    private func wasReset(_ ctx: VCPUContext) throws -> Bool {
+        guard (try? ripOf(ctx)) == 0xfff0, (try? ctx.registers.ensure(.x86Sregs)) != nil else { return false }
+        let cs = ctx.backend.sregs.cs
+        return cs.selector == 0xf000 && cs.base == 0xffff_0000
+    }
 }
