@@ -63,7 +63,9 @@ public final class RegisterFile {
         guard let reg = table[regnum] else { return false }
         try ensure(reg.syncGroup)
         guard var kernel = backend.kernelValue(of: reg) else { return false }
+        let before = kernel
         for i in 0..<min(value.count, kernel.count) { kernel[i] = value[i] }
+        guard kernel != before else { return true }  // gdb writing back what it read: nothing to hand the kernel
         backend.setKernelValue(kernel, of: reg)
         dirty.formUnion(reg.syncGroup)
         return true
@@ -83,6 +85,22 @@ public final class RegisterFile {
         let handed = backend.prepareRun(dirty: dirty)
         for bit in dirty.subtracting(handed).bits { try backend.flush(bit) }
         dirty = []
+    }
+
+    /// Write the dirty ones of `groups` back by ioctl now. When the kernel refuses, the groups are dropped from
+    /// the cache (the next read fetches what the kernel kept) and the error is thrown: a write it will not take
+    /// is answered at once, never at the next KVM_RUN.
+    public func flush(_ groups: SyncGroup) throws(KVMError) {
+        for bit in dirty.intersection(groups).bits {
+            do {
+                try backend.flush(bit)
+                dirty.subtract(bit)
+            } catch {
+                dirty.subtract(bit)
+                valid.subtract(bit)
+                throw error
+            }
+        }
     }
 
     /// Write every dirty group back by ioctl now (the VMM's boot state, before anything reads it back).

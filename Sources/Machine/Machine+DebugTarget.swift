@@ -8,10 +8,8 @@ extension Machine {
 
     public var stopNotificationFD: Int32 { notifier.fd }
 
-    private func targetError(_ error: KVMError) -> TargetError {
-        report("\(error)")
-        return .failed("\(error)")
-    }
+    /// The session prints a `.failed` error's message on stderr with its reply (one line, not two).
+    private func targetError(_ error: KVMError) -> TargetError { .failed("\(error)") }
 
     // MARK: Registers
 
@@ -28,6 +26,11 @@ extension Machine {
         let written: Bool
         do { written = try ctx.registers.write(regnum, value) } catch { throw targetError(error) }
         guard written else { throw .invalidArgument("\(reg.name) cannot be written: the kernel does not serve it") }
+        // An MSR goes to the kernel at once, not with the next KVM_RUN: the kernel refuses some values (and some
+        // MSRs, e.g. MSR_KVM_ASYNC_PF_INT, EINVAL), and a refusal must be this write's `E`, not a lost resume.
+        if reg.syncGroup == .x86MSRs || reg.syncGroup == .x86MSRList {
+            do { try ctx.registers.flush(reg.syncGroup) } catch { throw targetError(error) }
+        }
         if reg.syncGroup == .x86Sregs || reg.syncGroup == .x86MSRs {
             ctx.translations.removeAll()  // cr0/cr3/cr4 or EFER change the walk
         }
