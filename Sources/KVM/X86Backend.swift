@@ -24,13 +24,15 @@ public final class X86Backend: RegisterBackend {
     public let useXSAVE: Bool
     /// The whole XSAVE area as last fetched; the `fpu` cache is its legacy region in kvm_fpu's layout.
     public var xsave = kvm_xsave()
-    /// nil until the first MSR access decides: true = ONE_REG works for MSRs here.
+    /// nil until the first MSR access decides: true = ONE_REG works for MSRs here. false from the start where
+    /// the kernel has no KVM_CAP_ONE_REG at all (x86 before Linux 6.18): no failing KVM_GET_ONE_REG is tried.
     public private(set) var msrsThroughOneReg: Bool?
 
     public init(
         vcpu: VCPU, table: RegisterTable = .x86_64, syncRegs: Bool, useXSAVE: Bool = true,
-        xsaveLayout: RegisterTable.XSAVELayout? = nil
+        xsaveLayout: RegisterTable.XSAVELayout? = nil, oneReg: Bool = true
     ) {
+        if !oneReg { msrsThroughOneReg = false }
         self.vcpu = vcpu
         self.xsaveLayout = xsaveLayout
         self.table = table

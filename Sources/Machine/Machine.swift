@@ -94,7 +94,9 @@ public final class Machine: DebugTarget, @unchecked Sendable {
                 hiding: Self.hidesEmulatorGaps(configuration, watchpointStrategy) ? VCPU.emulatorMissing : [])
             try? vcpu.unblockAllSignalsInRun()
             contexts.append(
-                VCPUContext(vcpu: vcpu, table: table, syncRegs: syncRegs, xsave: layout, useXSAVE: capabilities.xsave))
+                VCPUContext(
+                    vcpu: vcpu, table: table, syncRegs: syncRegs, xsave: layout, useXSAVE: capabilities.xsave,
+                    oneReg: capabilities.oneReg))
         }
         self.contexts = contexts
         control = RunControl(vcpuCount: contexts.count)

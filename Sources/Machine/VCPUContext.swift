@@ -25,9 +25,10 @@ final class VCPUContext: @unchecked Sendable {
     /// What `vCont;r` did since then (Machine+RangeStep.swift).
     var rangeSteps = RangeStepCount()
 
-    init(vcpu: VCPU, table: RegisterTable, syncRegs: Bool, xsave: RegisterTable.XSAVELayout?, useXSAVE: Bool) {
+    init(vcpu: VCPU, table: RegisterTable, syncRegs: Bool, xsave: RegisterTable.XSAVELayout?, useXSAVE: Bool, oneReg: Bool) {
         self.vcpu = vcpu
-        backend = X86Backend(vcpu: vcpu, table: table, syncRegs: syncRegs, useXSAVE: useXSAVE, xsaveLayout: xsave)
+        backend = X86Backend(
+            vcpu: vcpu, table: table, syncRegs: syncRegs, useXSAVE: useXSAVE, xsaveLayout: xsave, oneReg: oneReg)
         registers = RegisterFile(backend: backend)
     }
 

@@ -325,11 +325,13 @@ func infoCommand(_ args: [String]) -> Never {
         let vm = try kvm.createVM()
         let vcpu = try vm.createVCPU(index: 0)
         var efer: UInt64 = 0
-        let oneRegMSR: Bool
-        do {
-            try withUnsafeMutableBytes(of: &efer) { (b) throws(KVMError) in try vcpu.getOneReg(X86ID.msr(X86MSR.efer).rawValue, into: b) }
-            oneRegMSR = true
-        } catch { oneRegMSR = false }
+        var oneRegMSR = false
+        if caps.oneReg {  // without KVM_CAP_ONE_REG (x86 before 6.18) there is nothing to try
+            do {
+                try withUnsafeMutableBytes(of: &efer) { (b) throws(KVMError) in try vcpu.getOneReg(X86ID.msr(X86MSR.efer).rawValue, into: b) }
+                oneRegMSR = true
+            } catch {}
+        }
         print("MSRs through ONE_REG:    \(oneRegMSR ? "yes (Linux 6.18+ x86 ONE_REG)" : "no: KVM_GET_MSRS is used")")
         print("software breakpoints:    \(try SoftwareBreakpointProbe.probe(kvm).explanation)")
         let watch = try DataBreakpointProbe.run(kvm)
