@@ -5,7 +5,8 @@ public enum Ioctl: Int, CaseIterable, Sendable {
     // System.
     case getAPIVersion, checkExtension, createVM, getVCPUMmapSize, getMSRIndexList, getSupportedCPUID
     // VM.
-    case createVCPU, setUserMemoryRegion, setTSSAddr, setIdentityMapAddr, createIRQChip, createPIT2, irqLine
+    case createVCPU, setUserMemoryRegion, setTSSAddr, setIdentityMapAddr, createIRQChip, createPIT2, reinjectControl
+    case irqLine
     // vCPU.
     case run, getRegs, setRegs, getSregs, setSregs, getFPU, setFPU, getXSAVE, setXSAVE, getDebugRegs, setDebugRegs
     case getMSRs, setMSRs, getOneReg, setOneReg, getRegList, setGuestDebug, setCPUID2, getVCPUEvents, setVCPUEvents
@@ -28,6 +29,7 @@ public enum Ioctl: Int, CaseIterable, Sendable {
         case .setIdentityMapAddr: "KVM_SET_IDENTITY_MAP_ADDR"
         case .createIRQChip: "KVM_CREATE_IRQCHIP"
         case .createPIT2: "KVM_CREATE_PIT2"
+        case .reinjectControl: "KVM_REINJECT_CONTROL"
         case .irqLine: "KVM_IRQ_LINE"
         case .run: "KVM_RUN"
         case .getRegs: "KVM_GET_REGS"
