@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need when it is missing (gdb, gdb-multiarch, lldb-16, the arm64
-# and ppc64 kernel headers), builds the example guests, runs the whole `swift test`, and says how many tests
+# and ppc64 kernel headers), builds the example guests, runs the whole `swift test`, then the gdb scripts again
+# in the nested SVM rig (scripts/rig-x86.sh), and says how many tests
 # ran and how many were skipped. Under CI (CI=true) a skipped test is a failure: CI has /dev/kvm and gdb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,5 +79,18 @@ if [ "${CI:-}" = true ]; then
     fi
     rm -f "$asan_log"
     bash scripts/fuzz.sh || status=1
+fi
+# The nested rig (scripts/rig-x86.sh): every gdb script again, on architectural KVM (AMD SVM under QEMU's TCG),
+# where int3 is intercepted and data breakpoints fire as on users' hosts. It builds what it needs (QEMU once,
+# cached in /var/cache/kvmstub; a release kvmstub; L1's initramfs) and says which step failed and which log to
+# read. Here and on a developer's machine alike.
+echo
+rig_start=$SECONDS
+echo "nested rig (scripts/rig-x86.sh test): architectural KVM in L1"
+if bash scripts/rig-x86.sh test; then
+    echo "nested rig: passed in $((SECONDS - rig_start)) s"
+else
+    echo "nested rig: FAILED after $((SECONDS - rig_start)) s (logs: .build-rig/x86/)" >&2
+    status=1
 fi
 exit $status
