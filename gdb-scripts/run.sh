@@ -5,7 +5,8 @@
 # usage: gdb-scripts/run.sh [SCRIPT.gdb ...]     (default: every gdb-scripts/*.gdb;
 #        gdb-scripts/multiarch/*.gdb are the gdb-multiarch sessions against `kvmstub fake-target`)
 # env:   KVMSTUB (default .build/debug/kvmstub), GDB (default gdb), KEEP=1 keeps the logs,
-#        KVMSTUB_START_TIMEOUT (seconds to wait for "waiting for gdb", default 30),
+#        KVMSTUB_START_TIMEOUT (seconds to wait for "waiting for gdb", default 30), KVMSTUB_GDB_TIMEOUT (seconds
+#        a script may take, default 120; the nested rig steps about a hundred times slower),
 #        KVMSTUB_PORTS=LO-HI (the ports kvmstub may listen on, default 20000-59999; taken ones are skipped).
 #        KVMSTUB=rig/kvmstub-remote runs each kvmstub in the nested rig's L1 (scripts/rig-x86.sh).
 #
@@ -148,7 +149,7 @@ for script in "${scripts[@]}"; do
         # script captures with gdb.execute(…, to_string=True).
         trace=off
         grep -q " $name\( serial\)\?\$" <<<"$quoted_sessions" && trace=on
-        (cd "$root" && clean_signals timeout -k 5 120 "$script_gdb" -batch -nx -ex "set confirm off" \
+        (cd "$root" && clean_signals timeout -k 5 "${KVMSTUB_GDB_TIMEOUT:-120}" "$script_gdb" -batch -nx -ex "set confirm off" \
             -ex "source $here/lib/check.gdb" "${sources[@]}" -ex "set trace-commands $trace" \
             -ex "target remote 127.0.0.1:$port" -x "$script" "${image[@]}") >"$tmp/gdb.trace" 2>&1
         gdb_status=$?

@@ -218,7 +218,7 @@ suite() {
         name=$(basename "$script" .gdb)
         t0=$EPOCHREALTIME
         s=0
-        out=$(KVMSTUB="$root/rig/kvmstub-remote" KVMSTUB_START_TIMEOUT=60 bash "$root/gdb-scripts/run.sh" "$script" 2>&1) || s=$?
+        out=$(KVMSTUB="$root/rig/kvmstub-remote" KVMSTUB_START_TIMEOUT=60 KVMSTUB_GDB_TIMEOUT=600 bash "$root/gdb-scripts/run.sh" "$script" 2>&1) || s=$?
         echo "$(echo "$out" | grep -E '^(ok|FAIL) ') ($(elapsed "$t0") s)"
         if [ $s = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "$out" | grep -vE '^(ok|FAIL) |passed, ' | sed 's/^/  /'; fi
     done
