@@ -18,17 +18,27 @@ p/x idt[0x20]
 info symbol idt[0x20].offset_low | idt[0x20].offset_mid << 16 | (long)idt[0x20].offset_high << 32
 x/6i timer_interrupt
 monitor sstep irq off
+# Where CPL0 code is emulated (kvm_pvm, the lesson's quotes) the step stops in the handler; on architectural KVM
+# (SVM in the nested rig) delivering the tick clears TF, the handler runs whole inside the step, which ends back
+# in count_up with the tick counted. kvmstub's probe says which host this is.
+python
+gdb.set_convenience_variable("cpl0_emulated", 1 if "watchpoints: single-step" in gdb.execute("monitor breakpoints", to_string=True) else 0)
+end
+set $ticks_before_step = ticks
 # A person reads the screen here; the PIT (1 kHz) has a tick pending by the time they step.
 shell sleep 0.01
 stepi
-expect_true ($pc>=(long)&timer_interrupt&&$pc<(long)&timer_interrupt_end) "the step went into timer_interrupt"
+set $in_handler = $pc>=(long)&timer_interrupt&&$pc<(long)&timer_interrupt_end
+expect_true ($cpl0_emulated?$in_handler:(!$in_handler&&ticks>$ticks_before_step)) "the step went into timer_interrupt (CPL0 emulated), or ran it whole (architectural KVM)"
 x/i $pc
 # The frame the CPU pushed: rip at the top of the stack, under rax if the step ran the handler's first push.
 set $frame = $rsp + ($pc == (long)&timer_interrupt ? 0 : 8)
 x/3gx $frame
 info symbol *(long*)$frame
-expect_eq *(long*)$frame count_up "the frame's rip: where the interrupt came in"
-expect_eq *(long*)($frame+8) 8 "then cs"
+if $cpl0_emulated
+  expect_eq *(long*)$frame count_up "the frame's rip: where the interrupt came in"
+  expect_eq *(long*)($frame+8) 8 "then cs"
+end
 monitor sstep irq on
 hbreak count_up
 continue
