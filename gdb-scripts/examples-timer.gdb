@@ -12,7 +12,7 @@ continue
 monitor sstep irq off
 # A person reads the screen here; the timer (1 kHz) has a tick pending by the time they step.
 python
-gdb.set_convenience_variable("cpl0_emulated", 1 if "watchpoints: single-step" in gdb.execute("monitor breakpoints", to_string=True) else 0)
+gdb.set_convenience_variable("cpl0_emulated", 1 if "data breakpoints never fire" in gdb.execute("monitor breakpoints", to_string=True) else 0)
 end
 set $ticks_before_step = ticks
 shell sleep 0.01

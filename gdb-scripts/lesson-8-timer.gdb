@@ -22,7 +22,7 @@ monitor sstep irq off
 # (SVM in the nested rig) delivering the tick clears TF, the handler runs whole inside the step, which ends back
 # in count_up with the tick counted. kvmstub's probe says which host this is.
 python
-gdb.set_convenience_variable("cpl0_emulated", 1 if "watchpoints: single-step" in gdb.execute("monitor breakpoints", to_string=True) else 0)
+gdb.set_convenience_variable("cpl0_emulated", 1 if "data breakpoints never fire" in gdb.execute("monitor breakpoints", to_string=True) else 0)
 end
 set $ticks_before_step = ticks
 # A person reads the screen here; the PIT (1 kHz) has a tick pending by the time they step.
