@@ -59,7 +59,10 @@ public enum SoftwareBreakpointProbe {
         for _ in 0..<4 {
             switch try vcpu.run() {
             case .interrupted: continue
-            case .debug(let d) where d.exception == 3: return (.intercepted, false)
+            // KVM that intercepts int3 runs guest code on the CPU; its rare emulation failures (an instruction
+            // fetched from a page taken out of the memory slots: PageWatchpoints) come with a #UD queued, as
+            // upstream's handle_emulation_failure does (seen in the nested SVM rig). dropQueuedUD looks first.
+            case .debug(let d) where d.exception == 3: return (.intercepted, true)
             case .internalError(let suberror) where suberror == VCPUExit.InternalError.emulation:
                 var regs = X86Regs()
                 try vcpu.getRegs(&regs)
