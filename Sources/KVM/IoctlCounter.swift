@@ -10,7 +10,7 @@ public enum Ioctl: Int, CaseIterable, Sendable {
     // vCPU.
     case run, getRegs, setRegs, getSregs, setSregs, getFPU, setFPU, getXSAVE, setXSAVE, getDebugRegs, setDebugRegs
     case getMSRs, setMSRs, getOneReg, setOneReg, getRegList, setGuestDebug, setCPUID2, getVCPUEvents, setVCPUEvents
-    case setMPState, kvmclockCtrl, setSignalMask, armVCPUInit, armVCPUFinalize
+    case setMPState, kvmclockCtrl, setSignalMask, armVCPUInit, armVCPUFinalize, armPreferredTarget
 
     /// The kernel's name, as `monitor sync-stats` prints it.
     public var name: String { Self.names[rawValue] }
@@ -56,6 +56,7 @@ public enum Ioctl: Int, CaseIterable, Sendable {
         case .setSignalMask: "KVM_SET_SIGNAL_MASK"
         case .armVCPUInit: "KVM_ARM_VCPU_INIT"
         case .armVCPUFinalize: "KVM_ARM_VCPU_FINALIZE"
+        case .armPreferredTarget: "KVM_ARM_PREFERRED_TARGET"
         }
     }
 }

@@ -35,6 +35,7 @@ public final class KVMSystem: @unchecked Sendable {
         Int(try ioctls.call(.getVCPUMmapSize, CKVM_GET_VCPU_MMAP_SIZE, .value(0)))
     }
 
+    #if arch(x86_64)
     /// `KVM_GET_MSR_INDEX_LIST`: the MSRs KVM_GET_MSRS serves.
     public func msrIndexList() throws(KVMError) -> [UInt32] {
         var probe = kvm_msr_list()
@@ -69,6 +70,7 @@ public final class KVMSystem: @unchecked Sendable {
             return try body(buf, Int(buf.load(as: UInt32.self)))
         }
     }
+    #endif
 
     /// `KVM_CREATE_VM` with the default machine type.
     public func createVM() throws(KVMError) -> VirtualMachine {
@@ -91,6 +93,13 @@ public struct KVMCapabilities: Sendable {
     public let immediateExit: Bool
     /// `KVM_CAP_KVMCLOCK_CTRL`: KVM_KVMCLOCK_CTRL tells a kvmclock guest it was paused.
     public let kvmclockControl: Bool
+    /// `KVM_CAP_ARM_SVE`: vCPUs can have SVE (arm64).
+    public let armSVE: Bool
+    /// `KVM_CAP_ARM_PSCI_0_2`: PSCI 0.2 and later in the kernel (arm64).
+    public let armPSCI0_2: Bool
+    /// `KVM_CAP_GUEST_DEBUG_HW_BPS` / `_WPS`: hardware breakpoints and watchpoints KVM_SET_GUEST_DEBUG can arm (arm64).
+    public let hardwareBreakpoints: Int32
+    public let hardwareWatchpoints: Int32
 
     public init(_ kvm: KVMSystem) {
         apiVersion = kvm.apiVersion
@@ -100,17 +109,32 @@ public struct KVMCapabilities: Sendable {
         guestDebugFlags = UInt32(bitPattern: kvm.checkExtension(CKVM_CAP_SET_GUEST_DEBUG2))
         recommendedVCPUs = kvm.checkExtension(CKVM_CAP_NR_VCPUS)
         maxVCPUs = kvm.checkExtension(CKVM_CAP_MAX_VCPUS)
-        debugRegs = kvm.checkExtension(CKVM_CAP_DEBUGREGS) > 0
-        xsave = kvm.checkExtension(CKVM_CAP_XSAVE) > 0
+        #if arch(x86_64)
+            debugRegs = kvm.checkExtension(CKVM_CAP_DEBUGREGS) > 0
+            xsave = kvm.checkExtension(CKVM_CAP_XSAVE) > 0
+        #else
+            debugRegs = false  // x86's KVM_GET_DEBUGREGS and KVM_GET_XSAVE
+            xsave = false
+        #endif
         immediateExit = kvm.checkExtension(CKVM_CAP_IMMEDIATE_EXIT) > 0
         kvmclockControl = kvm.checkExtension(CKVM_CAP_KVMCLOCK_CTRL) > 0
+        armSVE = kvm.checkExtension(CKVM_CAP_ARM_SVE) > 0
+        armPSCI0_2 = kvm.checkExtension(CKVM_CAP_ARM_PSCI_0_2) > 0
+        hardwareBreakpoints = kvm.checkExtension(CKVM_CAP_GUEST_DEBUG_HW_BPS)
+        hardwareWatchpoints = kvm.checkExtension(CKVM_CAP_GUEST_DEBUG_HW_WPS)
     }
 
-    /// BLOCKIRQ keeps a single step out of interrupt handlers; only kernels that list it accept it.
-    public var blockIRQ: Bool { guestDebugFlags & CKVM_GUESTDBG_BLOCKIRQ != 0 }
+    #if arch(x86_64)
+        /// BLOCKIRQ keeps a single step out of interrupt handlers; only kernels that list it accept it.
+        public var blockIRQ: Bool { guestDebugFlags & CKVM_GUESTDBG_BLOCKIRQ != 0 }
 
-    /// x86: kvm_run carries both REGS and SREGS back (KVM_CAP_SYNC_REGS), so the backend can use it.
-    public var syncsX86RegsAndSregs: Bool {
-        syncRegs & CKVM_SYNC_X86_REGS != 0 && syncRegs & CKVM_SYNC_X86_SREGS != 0
-    }
+        /// x86: kvm_run carries both REGS and SREGS back (KVM_CAP_SYNC_REGS), so the backend can use it.
+        public var syncsX86RegsAndSregs: Bool {
+            syncRegs & CKVM_SYNC_X86_REGS != 0 && syncRegs & CKVM_SYNC_X86_SREGS != 0
+        }
+    #else
+        /// KVM_GUESTDBG_BLOCKIRQ is x86's.
+        public var blockIRQ: Bool { false }
+        public var syncsX86RegsAndSregs: Bool { false }
+    #endif
 }

@@ -1,6 +1,9 @@
 import CKVM
 import Registers
 
+// x86 only: CPUID (KVM_SET_CPUID2, KVM_GET_SUPPORTED_CPUID).
+#if arch(x86_64)
+
 extension VCPU {
     /// One CPUID feature bit, and its number in Linux's feature words (X86_FEATURE_*, word × 32 + bit).
     public struct CPUIDFeature: Sendable, Equatable {
@@ -70,3 +73,5 @@ public enum HostCPU {
     /// 5-level paging (LA57): a Linux guest's virtual addresses are 57 bits wide, else 48.
     public static var hasLA57: Bool { cpuid(7).ecx & (1 << 16) != 0 }
 }
+
+#endif

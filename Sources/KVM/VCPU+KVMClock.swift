@@ -1,6 +1,9 @@
 import CKVM
 import Glibc
 
+// x86 only: KVM_KVMCLOCK_CTRL.
+#if arch(x86_64)
+
 extension VCPU {
     /// `KVM_KVMCLOCK_CTRL`: tells the guest, through its kvmclock page (PVCLOCK_GUEST_STOPPED), that the host
     /// paused it, so its soft-lockup watchdog does not count the pause as a lockup. Returns false on EINVAL: the
@@ -13,3 +16,5 @@ extension VCPU {
         throw ioctls.error(.kvmclockCtrl, r.errno)
     }
 }
+
+#endif

@@ -60,6 +60,7 @@ public final class VCPU: @unchecked Sendable {
         try ioctls.call(.setSignalMask, CKVM_SET_SIGNAL_MASK, &mask)
     }
 
+    #if arch(x86_64)
     package func getRegs(_ regs: inout kvm_regs) throws(KVMError) { try ioctls.call(.getRegs, CKVM_GET_REGS, &regs) }
     package func setRegs(_ regs: inout kvm_regs) throws(KVMError) { try ioctls.call(.setRegs, CKVM_SET_REGS, &regs) }
     package func getSregs(_ s: inout kvm_sregs) throws(KVMError) { try ioctls.call(.getSregs, CKVM_GET_SREGS, &s) }
@@ -74,6 +75,7 @@ public final class VCPU: @unchecked Sendable {
     package func setDebugRegs(_ d: inout kvm_debugregs) throws(KVMError) {
         try ioctls.call(.setDebugRegs, CKVM_SET_DEBUGREGS, &d)
     }
+    #endif
 
     /// `KVM_SET_MP_STATE` to RUNNABLE: with an in-kernel LAPIC a secondary vCPU waits for INIT/SIPI unless made so.
     public func makeRunnable() throws(KVMError) {
@@ -81,6 +83,7 @@ public final class VCPU: @unchecked Sendable {
         try ioctls.call(.setMPState, CKVM_SET_MP_STATE, &mp, detail: "\(CKVM_MP_STATE_RUNNABLE)")
     }
 
+    #if arch(x86_64)
     /// `KVM_GET_VCPU_EVENTS` / `KVM_SET_VCPU_EVENTS`: pending and injected exceptions, interrupts, NMIs.
     public func getEvents() throws(KVMError) -> X86VCPUEvents {
         var events = kvm_vcpu_events()
@@ -91,6 +94,7 @@ public final class VCPU: @unchecked Sendable {
         var e = events
         try ioctls.call(.setVCPUEvents, CKVM_SET_VCPU_EVENTS, &e)
     }
+    #endif
 
     /// `KVM_SET_GUEST_DEBUG`: `control` the KVM_GUESTDBG_* flags, `arch` the words of the architecture's
     /// `struct kvm_guest_debug_arch` in order (x86: debugreg[8] = DR0–DR3, 4–5 unused, DR6, DR7; arm64:
@@ -115,6 +119,7 @@ public final class VCPU: @unchecked Sendable {
         try ioctls.call(.setOneReg, CKVM_SET_ONE_REG, &reg, detail: "0x" + hex16(id))
     }
 
+    #if arch(x86_64)
     /// `KVM_GET_MSRS` for the given indices, in one call.
     package func getMSRs(_ indices: [UInt32]) throws(KVMError) -> [UInt64] {
         try withMSRBuffer(indices, values: nil) { buf throws(KVMError) in
@@ -171,6 +176,7 @@ public final class VCPU: @unchecked Sendable {
             try ioctls.call(.setCPUID2, CKVM_SET_CPUID2, .pointer(buf))
         }
     }
+    #endif
 }
 
 /// The KVM_GUESTDBG_* flags of `KVM_SET_GUEST_DEBUG`.
@@ -193,11 +199,13 @@ public struct GuestDebugControl: OptionSet, Sendable, Hashable {
     #endif
 }
 
-/// The kernel's x86 register blocks, named for the VMM (which does not import CKVM).
-public typealias X86Regs = kvm_regs
-public typealias X86Sregs = kvm_sregs
-public typealias X86Segment = kvm_segment
-public typealias X86VCPUEvents = kvm_vcpu_events
+#if arch(x86_64)
+    /// The kernel's x86 register blocks, named for the VMM (which does not import CKVM).
+    public typealias X86Regs = kvm_regs
+    public typealias X86Sregs = kvm_sregs
+    public typealias X86Segment = kvm_segment
+    public typealias X86VCPUEvents = kvm_vcpu_events
+#endif
 
 func hex16(_ v: UInt64) -> String {
     let s = String(v, radix: 16)

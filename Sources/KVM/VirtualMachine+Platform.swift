@@ -1,6 +1,9 @@
 import CKVM
 import Glibc
 
+// x86 only: the PC platform (identity map, PIC/IOAPIC, PIT, ISA IRQ lines).
+#if arch(x86_64)
+
 /// The in-kernel PC platform a Linux guest needs (used only by `kvmstub run --kernel`: the example guests rely on
 /// HLT exits, which an in-kernel local APIC swallows). All of these must come before the first KVM_CREATE_VCPU.
 extension VirtualMachine {
@@ -35,3 +38,5 @@ extension VirtualMachine {
         try ioctls.call(.irqLine, CKVM_IRQ_LINE, &line, detail: "\(irq)")
     }
 }
+
+#endif

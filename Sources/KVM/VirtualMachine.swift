@@ -31,10 +31,12 @@ public final class VirtualMachine: @unchecked Sendable {
         return nextSlot - 1
     }
 
+    #if arch(x86_64)
     /// `KVM_SET_TSS_ADDR`: three pages below 4 GiB that Intel hosts need for real-mode emulation.
     public func setTSSAddress(_ address: UInt64) throws(KVMError) {
         try ioctls.call(.setTSSAddr, CKVM_SET_TSS_ADDR, .value(UInt(address)))
     }
+    #endif
 
     /// `KVM_CREATE_VCPU`, and the mapping of its kvm_run page.
     public func createVCPU(index: Int) throws(KVMError) -> VCPU {
