@@ -141,6 +141,7 @@ func openKVM() -> KVMSystem {
     }
 }
 
+#if arch(x86_64)
 func runCommand(_ args: [String]) -> Never {
     var image: String?
     var gdb: String?
@@ -296,6 +297,15 @@ func runCommand(_ args: [String]) -> Never {
     let status = exitStatus.load(ordering: .acquiring)
     exit(status >= 0 ? status : Int32(machine.guestExitStatus ?? 0))
 }
+#else
+func runCommand(_ args: [String]) -> Never {
+    if args.contains("--help") || args.contains("-h") {
+        print(runUsage, terminator: "")
+        exit(0)
+    }
+    fail("run: this arm64 build has no VMM yet (the register tables, `info`, `regs` and `fake-target` are here)")
+}
+#endif
 
 func infoCommand(_ args: [String]) -> Never {
     if args.contains("--help") || args.contains("-h") {
@@ -321,6 +331,22 @@ func infoCommand(_ args: [String]) -> Never {
     print("DEBUGREGS:               \(yes(caps.debugRegs))")
     print("KVMCLOCK_CTRL:           \(caps.kvmclockControl ? "yes (the guest is told of stops of 1 s or more)" : "no")")
     print("vCPUs:                   \(caps.recommendedVCPUs) recommended, \(caps.maxVCPUs) max")
+    #if arch(arm64)
+        print("ARM_SVE:                 \(yes(caps.armSVE))")
+        print("ARM_PSCI_0_2:            \(yes(caps.armPSCI0_2))")
+        print("hw breakpoints:          \(caps.hardwareBreakpoints), watchpoints \(caps.hardwareWatchpoints)")
+        do {
+            let vm = try kvm.createVM()
+            let target = try vm.armPreferredTarget()
+            print("preferred target:        \(target)\(target == kvmARMTargetGenericV8 ? " (generic v8)" : "")")
+            if caps.armSVE {
+                let vcpu = try vm.createVCPU(index: 0)
+                try vcpu.armVCPUInit(target: target, features: [1 << UInt32(ARM64VCPUFeature.psci0_2) | 1 << UInt32(ARM64VCPUFeature.sve)])
+                let lengths = ARM64Backend.offeredLengths(try vcpu.getOneReg(ARM64ID.vectorLengths))
+                print("SVE vector lengths:      \(lengths.map(String.init).joined(separator: " ")) bits")
+            }
+        } catch { fail("\(error)") }
+    #else
     do {
         let vm = try kvm.createVM()
         let vcpu = try vm.createVCPU(index: 0)
@@ -340,6 +366,7 @@ func infoCommand(_ args: [String]) -> Never {
             : "page protection: data breakpoints never fire here (CPL0 code is emulated); single steps where a page cannot be protected"
         print("watchpoints:             \(watchNote)")
     } catch { fail("\(error)") }
+    #endif
     exit(0)
 }
 
