@@ -1,7 +1,9 @@
 import GDBStub
 import Glibc
 import KVM
-import Machine
+#if arch(x86_64)
+    import Machine  // the x86 VMM (an x86-64 target: Package.swift)
+#endif
 import Registers
 import Synchronization
 
