@@ -27,6 +27,13 @@
 #   # source: FILE         gdb sources gdb-scripts/FILE (e.g. lib/roundtrip.py) before connecting
 #   # symbols: none        gdb gets no symbol file (default: examples/build/NAME.elf)
 #   # varies: REGEX        a line the documentation quotes as this host printed it, which differs by host
+#   # kernel: bzimage|pvh  no example guest: Debian's cloud kernel from scripts/kernel-gdb.sh's cache (KERNEL_GDB,
+#                          else that script's output) — its bzImage as shipped, or the ELF inside it entered at its
+#                          PVH note — with the cache's initramfs (rig/kernel-init.sh); gdb reads the -dbg vmlinux
+#                          and sources lib/kernel.py; KERNEL_GDB and KVMSTUB_SERIAL are in gdb's environment
+#   # cmdline: TEXT        the kernel's command line (kvmstub run --cmdline TEXT)
+#   # memory: SIZE         kvmstub run --memory SIZE
+#   # timeout: N           seconds gdb may take (default 120)
 # and it fails on any "FAIL:" line, on "Error in sourced command file", or when it checks nothing.
 # Every block of README.md, examples/README.md and examples/*/LESSON.md marked `<!-- session: NAME -->` must
 # be what the script NAME.gdb ran and printed, command by command (gdb-scripts/lib/quoted.py): gdb runs such a
@@ -102,8 +109,24 @@ for script in "${scripts[@]}"; do
     script_gdb=$(header gdb "$script")
     script_gdb=${script_gdb:-$gdb}
     sources=()
+    kernel=$(header kernel "$script")
+    if [ -n "$kernel" ] && [ -z "${KERNEL_GDB:-}" ]; then
+        KERNEL_GDB=$(bash "$root/scripts/kernel-gdb.sh" | tail -1) || { echo "run.sh: scripts/kernel-gdb.sh failed" >&2; exit 2; }
+    fi
+    [ -n "$kernel" ] && sources+=(-ex "source $here/lib/kernel.py")
     while IFS= read -r f; do [ -n "$f" ] && sources+=(-ex "source $here/$f"); done < <(header source "$script")
-    if [ ${#fake[@]} -gt 0 ]; then
+    cmdline=$(header cmdline "$script")
+    memory=$(header memory "$script")
+    if [ -n "$kernel" ]; then
+        case "$kernel" in
+        bzimage) kernel_image=$KERNEL_GDB/bzImage ;;
+        pvh) kernel_image=$KERNEL_GDB/vmlinux.pvh ;;
+        *) echo "run.sh: $name: # kernel: $kernel (bzimage or pvh)" >&2; exit 2 ;;
+        esac
+        serve=(run --kernel "$kernel_image" --initrd "$KERNEL_GDB/initramfs.cpio" ${cmdline:+--cmdline "$cmdline"}
+            ${memory:+--memory $memory} $wait_flag ${cpus:+--cpus $cpus} "${run_flags[@]}" --serial "$tmp/serial")
+        image=("$KERNEL_GDB/vmlinux")
+    elif [ ${#fake[@]} -gt 0 ]; then
         serve=(fake-target --arch "${fake[0]}" ${fake[1]:+--sve-vl "${fake[1]}"})
         image=()
     else
@@ -149,7 +172,7 @@ for script in "${scripts[@]}"; do
         # script captures with gdb.execute(…, to_string=True).
         trace=off
         grep -q " $name\( serial\)\?\$" <<<"$quoted_sessions" && trace=on
-        (cd "$root" && clean_signals timeout -k 5 "${KVMSTUB_GDB_TIMEOUT:-120}" "$script_gdb" -batch -nx -ex "set confirm off" \
+        (cd "$root" && KERNEL_GDB=${KERNEL_GDB:-} KVMSTUB_SERIAL=$tmp/serial clean_signals timeout -k 5 "$(header timeout "$script" | grep . || echo "${KVMSTUB_GDB_TIMEOUT:-120}")" "$script_gdb" -batch -nx -ex "set confirm off" \
             -ex "source $here/lib/check.gdb" "${sources[@]}" -ex "set trace-commands $trace" \
             -ex "target remote 127.0.0.1:$port" -x "$script" "${image[@]}") >"$tmp/gdb.trace" 2>&1
         gdb_status=$?
