@@ -13,7 +13,8 @@
 #        scripts/rig-x86.sh boot         build, then start L1 in the background and wait until its agent answers
 #        scripts/rig-x86.sh stop         stop L1
 #        scripts/rig-x86.sh kvmstub ARGS run L1's kvmstub with ARGS (e.g. `info`), as rig/kvmstub-remote does
-#        scripts/rig-x86.sh test         boot, check what L1's KVM offers, run every gdb-scripts/*.gdb and
+#        scripts/rig-x86.sh test         boot, check what L1's KVM offers, run every gdb-scripts/*.gdb (and the
+#                                        kernel sessions, gdb-scripts/kernel/*.gdb: see RIG_SCRIPTS) and
 #                                        lifecycle.sh against L1, stop; "N passed, N failed", timings
 # env (all optional; issue 17 and other rigs set these):
 #   KVMSTUB_RIG     state directory (default .build-rig/x86): initramfs, console.log, qemu.log, ports
@@ -28,6 +29,8 @@
 #   RIG_FORWARDS    more forwards: HOSTPORT:GUESTPORT ... (127.0.0.1 only)
 #   RIG_CPU (EPYC)  RIG_SMP (1)  RIG_MEMORY (1024, MiB)  RIG_APPEND (more kernel command line)
 #   RIG_BOOT_TIMEOUT seconds to wait for L1's agent (default 300)
+#   RIG_SCRIPTS     the gdb scripts `test` runs (default: gdb-scripts/*.gdb gdb-scripts/kernel/*.gdb, relative to the
+#                   checkout); a kernel session (`# kernel:`) first has scripts/kernel-gdb.sh build or find its cache
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state=${KVMSTUB_RIG:-$root/.build-rig/x86}
@@ -214,7 +217,17 @@ suite() {
     echo "--- gdb-scripts against L1 (KVMSTUB=rig/kvmstub-remote)"
     local script name s out
     elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$EPOCHREALTIME"; }
-    for script in "$root"/gdb-scripts/*.gdb; do
+    local scripts=()
+    for script in ${RIG_SCRIPTS:-gdb-scripts/*.gdb gdb-scripts/kernel/*.gdb}; do
+        for s in $root/$script; do [ -e "$s" ] && scripts+=("$s"); done
+    done
+    if grep -ql '^# kernel:' "${scripts[@]}" 2>/dev/null && [ -z "${KERNEL_GDB:-}" ]; then
+        t0=$SECONDS
+        KERNEL_GDB=$(bash "$root/scripts/kernel-gdb.sh" | tail -1) || die "scripts/kernel-gdb.sh (the kernel sessions' cache)"
+        export KERNEL_GDB
+        echo "--- kernel sessions' cache: $KERNEL_GDB ($((SECONDS - t0)) s)"
+    fi
+    for script in "${scripts[@]}"; do
         name=$(basename "$script" .gdb)
         t0=$EPOCHREALTIME
         s=0

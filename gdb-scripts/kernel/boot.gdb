@@ -64,9 +64,12 @@ delete
 # x86 debug registers cannot trap reads alone, and kvmstub refuses Z3 (the empty reply). gdb then inserts the read
 # watchpoint as an access watchpoint (Z4: a debug register with RW=11) and reports only the hits where the value
 # did not change, as reads: `monitor breakpoints` shows the debug register it became.
+set breakpoint always-inserted on
 rwatch system_state
 continue
 expect-output "monitor breakpoints" "DR[0-3] accessWatchpoint 0x" "rwatch served by gdb as an access watchpoint (Z4)"
+delete
+set breakpoint always-inserted off
 delete
 watch system_state
 continue

@@ -29,15 +29,16 @@ expect-output "lx-cpus" "Online CPUs   : \[0, 1\]" "lx-cpus: both CPUs online"
 hbreak do_idle
 python
 import time
+u64 = lambda expr: int(gdb.parse_and_eval(expr)) & 0xFFFFFFFFFFFFFFFF
 seen = {}
 t0 = time.time()
 while len(seen) < 2 and len(sum(seen.values(), [])) < 200 and time.time() - t0 < 300:
     gdb.execute("continue", to_string=True)
     thread = gdb.selected_thread().num
-    pc = int(gdb.parse_and_eval("$pc"))
-    want = int(gdb.parse_and_eval("&do_idle").cast(gdb.lookup_type("unsigned long")))
-    gs = int(gdb.parse_and_eval("$gs_base"))
-    base = int(gdb.parse_and_eval("__per_cpu_offset[%d]" % (thread - 1)))
+    pc = u64("$pc")
+    want = u64("(unsigned long)&do_idle")
+    gs = u64("$gs_base")
+    base = u64("__per_cpu_offset[%d]" % (thread - 1))
     cpu = int(gdb.parse_and_eval("*(int *)(%d + (unsigned long)&cpu_number)" % gs))
     ok = pc == want and gs == base and cpu == thread - 1
     print("%s: do_idle hit by thread %d: gs_base 0x%x, __per_cpu_offset[%d] 0x%x, cpu_number %d"
