@@ -27,6 +27,8 @@
 #   # source: FILE         gdb sources gdb-scripts/FILE (e.g. lib/roundtrip.py) before connecting
 #   # symbols: none        gdb gets no symbol file (default: examples/build/NAME.elf)
 #   # varies: REGEX        a line the documentation quotes as this host printed it, which differs by host
+#   # quotes-from: rig     the documentation's quotes of this session were taken on architectural KVM (the nested
+#                          rig), not on kvm_pvm: they are checked where CPL0 code is not emulated
 #   # kernel: bzimage|pvh  no example guest: Debian's cloud kernel from scripts/kernel-gdb.sh's cache (KERNEL_GDB,
 #                          else that script's output) — its bzImage as shipped, or the ELF inside it entered at its
 #                          PVH note — with the cache's initramfs (rig/kernel-init.sh); gdb reads the -dbg vmlinux
@@ -78,7 +80,9 @@ pick_port() { echo $((port_lo + (RANDOM * 32768 + RANDOM) % (port_hi - port_lo +
 quoted_sessions=$(python3 "$here/lib/quoted.py" --list "$root")
 # The quoted sessions were taken on kvm_pvm (examples/LESSONS.md): on another KVM (the nested rig's) what
 # depends on the host differs, so they are checked only where kvmstub finds CPL0 code emulated.
-"$kvmstub" info 2>/dev/null | grep -q "CPL0 code is emulated" && quotes_host=yes || quotes_host=
+# A script whose quotes were taken on architectural KVM (`# quotes-from: rig`: the kernel lesson, which needs
+# data breakpoints and a boot kvm_pvm takes many minutes over) is checked where kvmstub finds CPL0 code run on the CPU.
+"$kvmstub" info 2>/dev/null | grep -q "CPL0 code is emulated" && emulated=yes || emulated=
 
 header() { sed -n "s/^# $1: //p" "$2"; }
 
@@ -171,7 +175,13 @@ for script in "${scripts[@]}"; do
         # Traced only where the documentation quotes the session: a trace line would also land in what a
         # script captures with gdb.execute(…, to_string=True).
         trace=off
-        grep -q " $name\( serial\)\?\$" <<<"$quoted_sessions" && trace=on
+        # The name the documentation uses: the script's path under gdb-scripts/ (kernel/lesson-9-linux).
+        qname=${script#"$here"/}
+        qname=${qname%.gdb}
+        grep -qF -x -e "$qname" -e "$qname serial" <<<"$(sed 's/^[^ ]* //' <<<"$quoted_sessions")" && trace=on
+        quotes_host=
+        if [ "$(header quotes-from "$script")" = rig ]; then [ -z "$emulated" ] && quotes_host=yes
+        else [ -n "$emulated" ] && quotes_host=yes; fi
         (cd "$root" && KERNEL_GDB=${KERNEL_GDB:-} KVMSTUB_SERIAL=$tmp/serial clean_signals timeout -k 5 "$(header timeout "$script" | grep . || echo "${KVMSTUB_GDB_TIMEOUT:-120}")" "$script_gdb" -batch -nx -ex "set confirm off" \
             -ex "source $here/lib/check.gdb" "${sources[@]}" -ex "set trace-commands $trace" \
             -ex "target remote 127.0.0.1:$port" -x "$script" "${image[@]}") >"$tmp/gdb.trace" 2>&1
@@ -200,7 +210,7 @@ for script in "${scripts[@]}"; do
         if [ "$trace" = on ] && [ -n "$quotes_host" ]; then
             while IFS= read -r line; do
                 [ -n "$line" ] && problems+=("$line")
-            done < <(python3 "$here/lib/quoted.py" "$root" "$name" "$tmp/gdb.trace" "$tmp/serial" "$script")
+            done < <(python3 "$here/lib/quoted.py" "$root" "$qname" "$tmp/gdb.trace" "$tmp/serial" "$script")
         fi
         checks=$(grep -c "^PASS:" "$tmp/gdb.out")
         expects=$(header expect "$script" | grep -c .)

@@ -1,11 +1,12 @@
 #!/bin/busybox sh
 # /init of the initramfs that scripts/kernel-gdb.sh builds for the kernel under kvmstub (a developer's session:
-# gdb-scripts/kernel/, examples/lesson-6-linux). Each step prints a "kvmstub-l2:" line on the console (ttyS0)
+# gdb-scripts/kernel/, examples/lesson-8-linux). Each step prints a "kvmstub-l2:" line on the console (ttyS0)
 # with the kernel's uptime, so a script can tell how far the boot got:
 #   init          this script started (the kernel is done booting)
 #   inserted M    insmod /lib/modules/M.ko worked (each module in /lib/modules, in name order)
-#   d0 up         the dummy module's device exists and is up; from now on a loop reads its statistics every
-#                 second, which calls into the module (dummy_get_stats64), so a breakpoint there is hit
+#   d0 up         a dummy device of ours exists and is up; from now on a loop reads its statistics every second,
+#                 which calls into the module (dummy_get_stats64), so a breakpoint there keeps being hit (the
+#                 module's init already calls it once, registering its own dummy0)
 #   prompt        then an interactive shell on the console (its prompt: "kvmstub-l2 # ")
 /bin/busybox --install -s /bin
 export PATH=/bin

@@ -46,6 +46,11 @@ if [ -z "${KVMSTUB_MPPARSE_KERNEL:-}" ] && ! ls /boot/vmlinuz-*-amd64 2>/dev/nul
     export KVMSTUB_MPPARSE_KERNEL=$PWD/$dir/boot/vmlinuz-$abi-amd64
 fi
 
+# The kernel sessions' cache (gdb-scripts/kernel/, KernelGDBScriptTests): the -dbg vmlinux, vmlinux-gdb.py built
+# from Debian's source, an initramfs; in /var/cache/kvmstub/kernel-gdb, built once (~420 MB of downloads).
+KERNEL_GDB=$(bash scripts/kernel-gdb.sh | tail -1) || { echo "scripts/kernel-gdb.sh failed" >&2; exit 1; }
+export KERNEL_GDB
+
 bash examples/build.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

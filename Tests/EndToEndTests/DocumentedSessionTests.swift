@@ -49,7 +49,7 @@ struct DocumentedSessionTests {
             for (doc, line, info, before) in try Self.fencedBlocks(document) {
                 // Code and commands (```sh, ```c, ```asm) quote no output.
                 guard info.isEmpty || info == "console" else { continue }
-                if let r = before.range(of: #"^<!-- session: ([A-Za-z0-9_.-]+)( serial)? -->$"#, options: .regularExpression) {
+                if let r = before.range(of: #"^<!-- session: ([A-Za-z0-9_./-]+)( serial)? -->$"#, options: .regularExpression) {
                     let name = before[r].dropFirst("<!-- session: ".count).prefix { $0 != " " }
                     let script = packageRoot.appendingPathComponent("gdb-scripts/\(name).gdb").path
                     #expect(FileManager.default.fileExists(atPath: script), "\(doc):\(line) names \(name), which is not in gdb-scripts/")

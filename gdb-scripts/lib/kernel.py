@@ -31,6 +31,13 @@ _t0 = time.time()
 _kernel = os.environ.get("KERNEL_GDB", "")
 
 
+def _run(command, to_string=False):
+    """gdb.execute without `set trace-commands on` echoing the inner command: in a traced session (run.sh traces
+    the ones the documentation quotes) everything this command runs is its own output."""
+    with gdb.with_parameter("trace-commands", "off"):
+        return gdb.execute(command, to_string=to_string)
+
+
 def _say(line):
     gdb.write(line + "\n")
     gdb.flush()
@@ -43,7 +50,7 @@ class KernelGdbScripts(gdb.Command):
         super().__init__("kernel-gdb-scripts", gdb.COMMAND_USER)
 
     def invoke(self, arg, from_tty):
-        gdb.execute("source " + os.path.join(_kernel, "gdb", "vmlinux-gdb.py"))
+        _run("source " + os.path.join(_kernel, "gdb", "vmlinux-gdb.py"))
         symbols = sys.modules.get("linux.symbols")
         if symbols is not None and not isinstance(symbols.gdb, _KeepSlide):
             symbols.gdb = _KeepSlide()
@@ -61,8 +68,11 @@ class _KeepSlide:
         if len(words) == 2 and words[0] == "symbol-file":
             slide = gdb.convenience_variable("kaslr_slide")
             gdb.write("(lx-symbols: vmlinux reloaded at slide 0x%x, .data..percpu unmoved)\n" % int(slide or 0))
-            return gdb.execute("kernel-symbols %d" % int(slide or 0), *args, **kwargs)
-        return gdb.execute(command, *args, **kwargs)
+            command = "kernel-symbols %d" % int(slide or 0)
+        # Untraced, as with _run: lx-symbols' breakpoint on do_init_module runs commands in the middle of a
+        # `continue`, and a traced session would show them as commands of its own.
+        with gdb.with_parameter("trace-commands", "off"):
+            return gdb.execute(command, *args, **kwargs)
 
 
 class KernelSymbols(gdb.Command):
@@ -75,8 +85,8 @@ class KernelSymbols(gdb.Command):
         slide = int(gdb.parse_and_eval(arg or "0")) & 0xFFFFFFFFFFFFFFFF
         vmlinux = os.path.join(_kernel, "vmlinux")
         # Dropping the old symbols first: add-symbol-file beside an unmoved copy would leave two answers per name.
-        gdb.execute("symbol-file", to_string=True)
-        gdb.execute("add-symbol-file %s -o 0x%x -s .data..percpu 0" % (vmlinux, slide), to_string=True)
+        _run("symbol-file", to_string=True)
+        _run("add-symbol-file %s -o 0x%x -s .data..percpu 0" % (vmlinux, slide), to_string=True)
         _say("kernel-symbols: %s at slide 0x%x (.data..percpu unmoved)" % (os.path.basename(vmlinux), slide))
 
 
@@ -88,8 +98,8 @@ class KernelLxSymbols(gdb.Command):
 
     def invoke(self, arg, from_tty):
         modules = os.path.join(_kernel, "modules")
-        gdb.execute("cd " + modules, to_string=True)
-        gdb.execute("lx-symbols " + modules)
+        _run("cd " + modules, to_string=True)
+        _run("lx-symbols " + modules)
 
 
 class Kaslr(gdb.Command):
@@ -99,14 +109,14 @@ class Kaslr(gdb.Command):
         super().__init__("kaslr", gdb.COMMAND_USER)
 
     def invoke(self, arg, from_tty):
-        out = gdb.execute("monitor kaslr", to_string=True)
+        out = _run("monitor kaslr", to_string=True)
         _say(out.rstrip())
         m = re.search(r"KASLR slide (0x[0-9a-f]+)", out)
         if not m:
             _say("FAIL: monitor kaslr found no kernel text")
             return
         gdb.set_convenience_variable("kaslr_slide", int(m.group(1), 16))
-        gdb.execute("kernel-symbols " + m.group(1))
+        _run("kernel-symbols " + m.group(1))
 
 
 class WaitConsole(gdb.Command):
@@ -142,7 +152,7 @@ class WaitConsole(gdb.Command):
         t = threading.Thread(target=watch, daemon=True)
         t.start()
         try:
-            gdb.execute("continue")
+            _run("continue")
         finally:
             done.set()
         t.join()
@@ -161,7 +171,7 @@ class ExpectOutput(gdb.Command):
     def invoke(self, arg, from_tty):
         cmd, pattern, label = shlex.split(arg)
         try:
-            out = gdb.execute(cmd, to_string=True)
+            out = _run(cmd, to_string=True)
         except gdb.error as e:
             out = "error: %s\n" % e
         gdb.write(out if len(out) < 6000 else out[:3000] + "\n[...]\n" + out[-2500:])

@@ -5,6 +5,7 @@ A fenced block in README.md, examples/README.md or examples/*/LESSON.md preceded
 
     <!-- session: NAME -->            gdb's side: commands and their output, as gdb-scripts/NAME.gdb ran them
     <!-- session: NAME serial -->     the guest's serial output of that run
+    (NAME may name a subdirectory's script: kernel/lesson-9-linux is gdb-scripts/kernel/lesson-9-linux.gdb)
 
 is checked here when run.sh runs gdb-scripts/NAME.gdb (gdb with `set trace-commands on`, so that its output
 says which command printed what). In a gdb block:
@@ -37,7 +38,7 @@ def documents(root):
     return DOCS + sorted(os.path.relpath(p, root) for p in glob.glob(os.path.join(root, "examples/*/LESSON.md")))
 
 
-ANNOTATION = re.compile(r"^<!-- session: ([A-Za-z0-9_.-]+)( serial)? -->\s*$")
+ANNOTATION = re.compile(r"^<!-- session: ([A-Za-z0-9_./-]+)( serial)? -->\s*$")
 
 
 def blocks(root):
