@@ -55,5 +55,5 @@ expect-output "info threads" "Thread 2 \(vCPU 1" "two threads at the prompt"
 expect-output "lx-cpus" "Active CPUs   : \[0, 1\]" "lx-cpus at the prompt"
 expect_eq $lx_per_cpu("cpu_number",1) 1 "$lx_per_cpu(cpu_number, 1)"
 thread 2
-expect_eq $lx_per_cpu("this_cpu_off") $gs_base "thread 2: $lx_per_cpu without a CPU reads CPU 1's (the thread's) per-CPU data"
+expect_eq $lx_per_cpu("this_cpu_off") __per_cpu_offset[1] "thread 2: $lx_per_cpu without a CPU reads CPU 1's (the thread's) per-CPU data"
 kill
