@@ -5,7 +5,7 @@
 # varies: \$\d+ = \d+
 # varies: 0x[0-9a-f]{16} in timer_interrupt \(\)
 # varies: => 0x[0-9a-f]+ <timer_interrupt(\+\d+)?>:.*
-# Lesson 9 (examples/lesson-8-timer/LESSON.md): a timer interrupt from the in-kernel PIT through the in-kernel
+# Lesson 8 (examples/lesson-8-timer/LESSON.md): a timer interrupt from the in-kernel PIT through the in-kernel
 # PIC, its IDT gate, and single steps with and without KVM_GUESTDBG_BLOCKIRQ (monitor sstep irq off|on). How
 # many ticks have come, and where in the handler the step lands, depend on timing and the host: the lesson
 # says so.
