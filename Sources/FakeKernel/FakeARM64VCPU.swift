@@ -26,38 +26,38 @@ import Registers
 /// - Z/P/FFR values are always 2048/256 bits: a get zero-fills above the vector length, a set ignores those bytes.
 /// A buffer whose size is not KVM_REG_SIZE(id) is EINVAL here (the real kernel would copy KVM_REG_SIZE bytes
 /// whatever the caller meant).
-public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
-    public let counter = IoctlCounter()
-    public let architectureName = "arm64"
-    public let trapInstruction = ARM64ID.breakpointInstruction
+package final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
+    package let counter = IoctlCounter()
+    package let architectureName = "arm64"
+    package let trapInstruction = ARM64ID.breakpointInstruction
     /// The vector lengths (bits) the fake host offers; empty = a host without SVE.
-    public let hostVectorLengths: [Int]
+    package let hostVectorLengths: [Int]
     /// Whether the fake host runs AArch32 at EL1 (and so at EL0), as QEMU's `-cpu max` does.
-    public let hostHasAArch32: Bool
+    package let hostHasAArch32: Bool
     /// What KVM_ARM_PREFERRED_TARGET answers (a VM ioctl: the fake vCPU stands for its VM here too).
-    public let preferredTarget: UInt32 = kvmARMTargetGenericV8
+    package let preferredTarget: UInt32 = kvmARMTargetGenericV8
 
-    public private(set) var initialized = false
-    public private(set) var sveEnabled = false
+    package private(set) var initialized = false
+    package private(set) var sveEnabled = false
     /// KVM_ARM_VCPU_EL1_32BIT: an AArch32 EL1.
-    public private(set) var el1Is32Bit = false
+    package private(set) var el1Is32Bit = false
     /// KVM_ARM_VCPU_PSCI_0_2.
-    public private(set) var psci0_2 = false
-    public private(set) var sveFinalized = false
+    package private(set) var psci0_2 = false
+    package private(set) var sveFinalized = false
     /// The KVM_REG_ARM64_SVE_VLS value: 8 little-endian u64 words, bit vq-1 per offered length.
     private var vls = [UInt8](repeating: 0, count: 64)
     /// The vector length fixed at finalize (bits).
-    public private(set) var vectorLength = 0
+    package private(set) var vectorLength = 0
     /// `struct kvm_regs` as the kernel keeps it.
-    public private(set) var core = [UInt8](repeating: 0, count: ARM64ID.CoreOffset.structSize)
+    package private(set) var core = [UInt8](repeating: 0, count: ARM64ID.CoreOffset.structSize)
     /// Z: VL/8 bytes each, P and FFR: VL/64 bytes, allocated at finalize.
     private var z: [[UInt8]] = []
     private var p: [[UInt8]] = []
     private var ffr: [UInt8] = []
-    public private(set) var sysregs: [OneRegID: UInt64]
+    package private(set) var sysregs: [OneRegID: UInt64]
     /// KVM_REG_ARM_FW registers: the PSCI version (set at init) and the SMCCC workarounds, as KVM_GET_REG_LIST
     /// lists them.
-    public private(set) var firmware: [OneRegID: UInt64] = [
+    package private(set) var firmware: [OneRegID: UInt64] = [
         ARM64ID.psciVersion: 0,
         OneRegID(rawValue: 0x6030_0000_0014_0001): 1,
         OneRegID(rawValue: 0x6030_0000_0014_0002): 1,
@@ -65,7 +65,7 @@ public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
 
     /// The system registers a fresh fake vCPU has: the named ones with plausible reset values (a Cortex-A72's
     /// MIDR, MPIDR of CPU 0), and one ID-space register with no common name, to show the encoding-named case.
-    public static let defaultSystemRegisters: [OneRegID: UInt64] = {
+    package static let defaultSystemRegisters: [OneRegID: UInt64] = {
         var d: [OneRegID: UInt64] = [:]
         for r in ARM64SystemRegister.named { d[ARM64ID.sysreg(r.op0, r.op1, r.crn, r.crm, r.op2)] = 0 }
         d[ARM64ID.sysreg(3, 0, 0, 0, 0)] = 0x410f_d083  // MIDR_EL1
@@ -75,7 +75,7 @@ public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
         return d
     }()
 
-    public init(
+    package init(
         hostVectorLengths: [Int] = RegisterTable.arm64VectorLengths, hostHasAArch32: Bool = true,
         systemRegisters: [OneRegID: UInt64] = FakeARM64VCPU.defaultSystemRegisters
     ) {
@@ -92,7 +92,7 @@ public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
 
     // MARK: Set-up
 
-    public func armVCPUInit(target: UInt32, features: [UInt32]) throws(KVMError) {
+    package func armVCPUInit(target: UInt32, features: [UInt32]) throws(KVMError) {
         counter.record(.armVCPUInit)
         let word0 = features.first ?? 0
         // kvm_vcpu_set_target, then kvm_vcpu_init_check_features.
@@ -126,7 +126,7 @@ public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
         initialized = true
     }
 
-    public func armVCPUFinalize(feature: Int32) throws(KVMError) {
+    package func armVCPUFinalize(feature: Int32) throws(KVMError) {
         counter.record(.armVCPUFinalize)
         guard initialized else { throw fakeError("KVM_ARM_VCPU_FINALIZE", nil, ENOEXEC) }
         guard feature == Int32(ARM64VCPUFeature.sve), sveEnabled else {
@@ -143,15 +143,15 @@ public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
 
     // MARK: ONE_REG
 
-    public func getOneReg(_ id: UInt64, into value: UnsafeMutableRawBufferPointer) throws(KVMError) {
+    package func getOneReg(_ id: UInt64, into value: UnsafeMutableRawBufferPointer) throws(KVMError) {
         try fakeGetOneReg(id, into: value)
     }
 
-    public func setOneReg(_ id: UInt64, from value: UnsafeRawBufferPointer) throws(KVMError) {
+    package func setOneReg(_ id: UInt64, from value: UnsafeRawBufferPointer) throws(KVMError) {
         try fakeSetOneReg(id, from: value)
     }
 
-    public func regList() throws(KVMError) -> [UInt64] {
+    package func regList() throws(KVMError) -> [UInt64] {
         counter.record(.getRegList)
         guard initialized else { throw fakeError("KVM_GET_REG_LIST", nil, ENOEXEC) }
         guard !sveEnabled || sveFinalized else { throw fakeError("KVM_GET_REG_LIST", nil, EPERM) }
@@ -299,7 +299,7 @@ public final class FakeARM64VCPU: ARM64VCPUDevice, FakeVCPU, FakeOneRegStore {
 
     // MARK: Running
 
-    public func run(singleStep: Bool, memory: FakeRAM) throws(KVMError) -> FakeExit {
+    package func run(singleStep: Bool, memory: FakeRAM) throws(KVMError) -> FakeExit {
         counter.record(.run)
         guard initialized else { throw fakeError("KVM_RUN", nil, ENOEXEC) }
         guard !sveEnabled || sveFinalized else { throw fakeError("KVM_RUN", nil, EPERM) }

@@ -8,12 +8,12 @@ import Registers
 /// 64 KiB of fake RAM filled with no-op instructions. It lets the real GDBStub session — and real gdb-multiarch —
 /// be checked against the arm64 and ppc64 register code on a host without those KVMs. No guest code runs: a step
 /// moves pc on by 4, a continue moves it to the next trap instruction (a breakpoint) or "runs" until Ctrl-C.
-public final class FakeKernelTarget: DebugTarget {
-    public enum Architecture: Sendable, Equatable, CustomStringConvertible {
+package final class FakeKernelTarget: DebugTarget {
+    package enum Architecture: Sendable, Equatable, CustomStringConvertible {
         case arm64(sveVectorLength: Int?)
         case ppc64
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .arm64(let vl?): "arm64 (SVE, \(vl)-bit vectors)"
             case .arm64(nil): "arm64 (no SVE)"
@@ -22,26 +22,26 @@ public final class FakeKernelTarget: DebugTarget {
         }
     }
 
-    public let architecture: Architecture
-    public let vcpu: any FakeVCPU
-    public let registers: RegisterFile
-    public let memory: FakeRAM
-    public var registerTable: RegisterTable { registers.table }
-    public let threadIDs = [1]
+    package let architecture: Architecture
+    package let vcpu: any FakeVCPU
+    package let registers: RegisterFile
+    package let memory: FakeRAM
+    package var registerTable: RegisterTable { registers.table }
+    package let threadIDs = [1]
 
     /// Inserted software breakpoints: address → the 4 bytes the trap replaced.
-    public private(set) var breakpoints: [UInt64: [UInt8]] = [:]
+    package private(set) var breakpoints: [UInt64: [UInt8]] = [:]
     private var running = false
     private var pendingStop: StopEvent?
     private var lastStop = StopEvent(thread: 1, reason: .stepped)
     private var statsBase: [String: Int] = [:]
     private let pipeFDs: (read: Int32, write: Int32)
-    public private(set) var killed = false
+    package private(set) var killed = false
 
     /// Sets up the fake vCPU as a VMM would (for arm64: KVM_ARM_VCPU_INIT, and with SVE the VLS write and
     /// KVM_ARM_VCPU_FINALIZE, through the backend's own set-up), then points pc at the start of RAM and the stack
     /// pointer (SP_EL1 at EL1h; r1) at its end.
-    public init(_ architecture: Architecture, memoryBase: UInt64 = 0x1_0000, memorySize: Int = 0x1_0000)
+    package init(_ architecture: Architecture, memoryBase: UInt64 = 0x1_0000, memorySize: Int = 0x1_0000)
         throws(KVMError)
     {
         self.architecture = architecture
@@ -90,13 +90,13 @@ public final class FakeKernelTarget: DebugTarget {
 
     // MARK: Registers
 
-    public func readRegister(_ regnum: Int, thread: Int) throws(TargetError) -> [UInt8]? {
+    package func readRegister(_ regnum: Int, thread: Int) throws(TargetError) -> [UInt8]? {
         try check(thread)
         guard registerTable[regnum] != nil else { throw .invalidArgument("no register \(regnum)") }
         do { return try registers.read(regnum) } catch { throw failed(error) }
     }
 
-    public func writeRegister(_ regnum: Int, value: [UInt8], thread: Int) throws(TargetError) {
+    package func writeRegister(_ regnum: Int, value: [UInt8], thread: Int) throws(TargetError) {
         try check(thread)
         guard let reg = registerTable[regnum] else { throw .invalidArgument("no register \(regnum)") }
         guard value.count == reg.byteSize else { throw .invalidArgument("\(reg.name) is \(reg.byteSize) bytes") }
@@ -108,7 +108,7 @@ public final class FakeKernelTarget: DebugTarget {
 
     // MARK: Memory
 
-    public func readMemory(at address: UInt64, count: Int, thread: Int) throws(TargetError) -> [UInt8] {
+    package func readMemory(at address: UInt64, count: Int, thread: Int) throws(TargetError) -> [UInt8] {
         try check(thread)
         var bytes = memory.read(address, count: count)
         if bytes.isEmpty && count > 0 { throw .badAddress(address) }
@@ -120,7 +120,7 @@ public final class FakeKernelTarget: DebugTarget {
         return bytes
     }
 
-    public func writeMemory(at address: UInt64, bytes: [UInt8], thread: Int) throws(TargetError) {
+    package func writeMemory(at address: UInt64, bytes: [UInt8], thread: Int) throws(TargetError) {
         try check(thread)
         guard memory.contains(address, count: bytes.count) else { throw .badAddress(address) }
         var data = bytes
@@ -140,9 +140,9 @@ public final class FakeKernelTarget: DebugTarget {
 
     private var trapBytes: [UInt8] { littleEndianBytes(vcpu.trapInstruction) }
 
-    public var supportedBreakpointKinds: Set<BreakpointKind> { [.software] }
+    package var supportedBreakpointKinds: Set<BreakpointKind> { [.software] }
 
-    public func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
+    package func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
         guard kind == .software else { throw .unsupported }
         guard address % 4 == 0 else { throw .invalidArgument("instructions are 4-byte aligned") }
         guard breakpoints[address] == nil else { return }
@@ -151,14 +151,14 @@ public final class FakeKernelTarget: DebugTarget {
         memory.write(address, trapBytes)
     }
 
-    public func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
+    package func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
         guard kind == .software, let original = breakpoints.removeValue(forKey: address) else { return }
         memory.write(address, original)
     }
 
     // MARK: Run control
 
-    public func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult
+    package func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult
     {
         guard let action = actions[1] ?? otherThreads else { return .stopped(lastStop) }
         let exit: FakeExit
@@ -187,9 +187,9 @@ public final class FakeKernelTarget: DebugTarget {
         return .stopped(stop)
     }
 
-    public var stopNotificationFD: Int32 { pipeFDs.read }
+    package var stopNotificationFD: Int32 { pipeFDs.read }
 
-    public func takeStop() -> StopEvent? {
+    package func takeStop() -> StopEvent? {
         var byte: UInt8 = 0
         while read(pipeFDs.read, &byte, 1) == 1 {}
         guard let stop = pendingStop else { return nil }
@@ -198,7 +198,7 @@ public final class FakeKernelTarget: DebugTarget {
         return stop
     }
 
-    public func interrupt() {
+    package func interrupt() {
         guard running else { return }
         running = false
         pendingStop = StopEvent(thread: 1, reason: .interrupted)
@@ -206,7 +206,7 @@ public final class FakeKernelTarget: DebugTarget {
         _ = write(pipeFDs.write, &byte, 1)
     }
 
-    public func attach() -> StopEvent {
+    package func attach() -> StopEvent {
         if running {
             running = false
             lastStop = StopEvent(thread: 1, reason: .interrupted)
@@ -217,20 +217,20 @@ public final class FakeKernelTarget: DebugTarget {
         return lastStop
     }
 
-    public func detach() {}
+    package func detach() {}
 
-    public func kill() { killed = true }
+    package func kill() { killed = true }
 
     // MARK: Monitor
 
-    public var monitorHelp: [String] {
+    package var monitorHelp: [String] {
         [
             "sync-stats [reset]  fake ioctls since attach, and the register groups valid/dirty now",
             "fake                what this target is: a fake kernel for tests",
         ]
     }
 
-    public func monitor(_ command: String) -> String? {
+    package func monitor(_ command: String) -> String? {
         let words = command.split(separator: " ").map(String.init)
         switch words.first {
         case "sync-stats":
@@ -249,7 +249,7 @@ public final class FakeKernelTarget: DebugTarget {
 
     private func name(_ g: SyncGroup) -> String { g.isEmpty ? "-" : registerTable.groupName(g) }
 
-    public func threadExtraInfo(_ thread: Int) -> String? {
+    package func threadExtraInfo(_ thread: Int) -> String? {
         thread == 1 ? "fake \(architecture) vCPU (a fake kernel for tests)" : nil
     }
 }

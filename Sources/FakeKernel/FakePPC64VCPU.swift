@@ -14,49 +14,49 @@ import Registers
 /// a CPU without VSX are ENXIO; KVM_GET_REG_LIST is not implemented on powerpc (EINVAL). FPR n and VSR n share
 /// storage (`fp.fpr[n][0..1]`): FPR n is the doubleword at TS_FPROFFSET (1 on little-endian). A buffer whose size
 /// is not KVM_REG_SIZE(id) is EINVAL here.
-public final class FakePPC64VCPU: PPC64VCPUDevice, FakeVCPU, FakeOneRegStore {
-    public let counter = IoctlCounter()
-    public let architectureName = "ppc64"
-    public let trapInstruction = PPCID.breakpointInstruction
-    public let hasVSX: Bool
+package final class FakePPC64VCPU: PPC64VCPUDevice, FakeVCPU, FakeOneRegStore {
+    package let counter = IoctlCounter()
+    package let architectureName = "ppc64"
+    package let trapInstruction = PPCID.breakpointInstruction
+    package let hasVSX: Bool
 
     /// powerpc `struct kvm_regs`.
-    public private(set) var regs = [UInt8](repeating: 0, count: PPCID.RegsOffset.structSize)
+    package private(set) var regs = [UInt8](repeating: 0, count: PPCID.RegsOffset.structSize)
     /// `fp.fpr[n]` as 16 bytes in host (little-endian) order: what KVM_REG_PPC_VSR(n) returns.
-    public private(set) var fp = [[UInt8]](repeating: [UInt8](repeating: 0, count: 16), count: 32)
-    public private(set) var fpscr: UInt64 = 0
-    public private(set) var vr = [[UInt8]](repeating: [UInt8](repeating: 0, count: 16), count: 32)
-    public private(set) var vscr: UInt32 = 0
-    public private(set) var vrsave: UInt32 = 0
+    package private(set) var fp = [[UInt8]](repeating: [UInt8](repeating: 0, count: 16), count: 32)
+    package private(set) var fpscr: UInt64 = 0
+    package private(set) var vr = [[UInt8]](repeating: [UInt8](repeating: 0, count: 16), count: 32)
+    package private(set) var vscr: UInt32 = 0
+    package private(set) var vrsave: UInt32 = 0
 
-    public init(hasVSX: Bool = true) {
+    package init(hasVSX: Bool = true) {
         self.hasVSX = hasVSX
         // MSR_ME, what kvmppc_core_vcpu_create (HV) leaves: a VMM sets SF and LE for a 64-bit little-endian guest.
         regs.replaceSubrange(PPCID.RegsOffset.msr..<PPCID.RegsOffset.msr + 8, with: littleEndianBytes(UInt64(0x1000)))
     }
 
-    public func getPPCRegs(into out: UnsafeMutableRawBufferPointer) throws(KVMError) {
+    package func getPPCRegs(into out: UnsafeMutableRawBufferPointer) throws(KVMError) {
         counter.record(.getRegs)
         guard out.count == regs.count else { throw fakeError("KVM_GET_REGS", nil, EFAULT) }
         for (i, b) in regs.enumerated() { out[i] = b }
     }
 
-    public func setPPCRegs(from input: UnsafeRawBufferPointer) throws(KVMError) {
+    package func setPPCRegs(from input: UnsafeRawBufferPointer) throws(KVMError) {
         counter.record(.setRegs)
         guard input.count == regs.count else { throw fakeError("KVM_SET_REGS", nil, EFAULT) }
         regs = Array(input)
     }
 
-    public func regList() throws(KVMError) -> [UInt64] {
+    package func regList() throws(KVMError) -> [UInt64] {
         counter.record(.getRegList)
         throw fakeError("KVM_GET_REG_LIST", nil, EINVAL)
     }
 
-    public func getOneReg(_ id: UInt64, into value: UnsafeMutableRawBufferPointer) throws(KVMError) {
+    package func getOneReg(_ id: UInt64, into value: UnsafeMutableRawBufferPointer) throws(KVMError) {
         try fakeGetOneReg(id, into: value)
     }
 
-    public func setOneReg(_ id: UInt64, from value: UnsafeRawBufferPointer) throws(KVMError) {
+    package func setOneReg(_ id: UInt64, from value: UnsafeRawBufferPointer) throws(KVMError) {
         try fakeSetOneReg(id, from: value)
     }
 
@@ -95,7 +95,7 @@ public final class FakePPC64VCPU: PPC64VCPUDevice, FakeVCPU, FakeOneRegStore {
         return write ?? []
     }
 
-    public func run(singleStep: Bool, memory: FakeRAM) throws(KVMError) -> FakeExit {
+    package func run(singleStep: Bool, memory: FakeRAM) throws(KVMError) -> FakeExit {
         counter.record(.run)
         let o = PPCID.RegsOffset.pc
         let pc = loadU64(regs[o..<o + 8])

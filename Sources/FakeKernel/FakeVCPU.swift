@@ -9,7 +9,7 @@ import Registers
 // program counter, nothing more. Never mistake what it says for what hardware would.
 
 /// What a fake vCPU's "KVM_RUN" ended with.
-public enum FakeExit: Sendable, Equatable {
+package enum FakeExit: Sendable, Equatable {
     /// A single step: pc moved on by one instruction (4 bytes).
     case stepped
     /// The vCPU reached a trap instruction (BRK #0, or `trap` on POWER) at `address`: pc is there, as KVM leaves
@@ -20,7 +20,7 @@ public enum FakeExit: Sendable, Equatable {
 }
 
 /// A fake vCPU the fake target can run. FAKE: for tests only.
-public protocol FakeVCPU: OneRegDevice {
+package protocol FakeVCPU: OneRegDevice {
     /// `arm64` or `ppc64`.
     var architectureName: String { get }
     /// The trap instruction the debugger plants, as a 32-bit word (stored little-endian).
@@ -51,12 +51,12 @@ extension FakeOneRegStore {
 }
 
 /// The fake target's guest memory: one flat range of bytes, guest-virtual = guest-physical. FAKE: for tests only.
-public final class FakeRAM {
-    public let base: UInt64
-    public private(set) var bytes: [UInt8]
+package final class FakeRAM {
+    package let base: UInt64
+    package private(set) var bytes: [UInt8]
 
     /// `size` bytes at `base`, filled with `fill` (a no-op instruction) little-endian.
-    public init(base: UInt64, size: Int, fill: UInt32) {
+    package init(base: UInt64, size: Int, fill: UInt32) {
         precondition(size % 4 == 0)
         self.base = base
         bytes = []
@@ -64,14 +64,14 @@ public final class FakeRAM {
         for _ in 0..<size / 4 { bytes.append(contentsOf: littleEndianBytes(fill)) }
     }
 
-    public var end: UInt64 { base + UInt64(bytes.count) }
+    package var end: UInt64 { base + UInt64(bytes.count) }
 
-    public func contains(_ address: UInt64, count: Int) -> Bool {
+    package func contains(_ address: UInt64, count: Int) -> Bool {
         address >= base && address <= end && UInt64(count) <= end - address
     }
 
     /// The readable prefix of the range.
-    public func read(_ address: UInt64, count: Int) -> [UInt8] {
+    package func read(_ address: UInt64, count: Int) -> [UInt8] {
         guard address >= base, address < end else { return [] }
         let start = Int(address - base)
         return Array(bytes[start..<min(bytes.count, start + count)])
@@ -79,14 +79,14 @@ public final class FakeRAM {
 
     /// All or nothing; false when any byte lies outside.
     @discardableResult
-    public func write(_ address: UInt64, _ data: [UInt8]) -> Bool {
+    package func write(_ address: UInt64, _ data: [UInt8]) -> Bool {
         guard contains(address, count: data.count) else { return false }
         let start = Int(address - base)
         bytes.replaceSubrange(start..<start + data.count, with: data)
         return true
     }
 
-    public func word(at address: UInt64) -> UInt32? {
+    package func word(at address: UInt64) -> UInt32? {
         guard contains(address, count: 4) else { return nil }
         let b = read(address, count: 4)
         return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24

@@ -62,6 +62,8 @@ public final class GDBServer {
     /// Each session's `stallTimeout`: how long a gdb may leave a reply unread or a packet half sent before its
     /// connection is dropped, so the guest runs on and the next gdb can attach.
     public var stallTimeout = Session.defaultStallTimeout
+    /// Each session's `diagnostics` (a refused second gdb, a dropped stalled one): stderr unless a caller wants them.
+    public var diagnostics: (String) -> Void = { standardError($0) }
 
     public init(listen address: ListenAddress) {
         self.address = address
@@ -116,6 +118,7 @@ public final class GDBServer {
             onConnect(peerDescription(fd))
             let session = Session(target: target, maxPacketSize: maxPacketSize)
             session.stallTimeout = stallTimeout
+            session.diagnostics = diagnostics
             let end = session.serve(fd: fd, refusingConnectionsOn: listener)
             Glibc.close(fd)
             if end != SessionEnd.detached { return end }

@@ -13,19 +13,19 @@ import Registers
 /// - `vg` is no kernel register: it is VL/64, the vector length this vCPU was finalized with.
 /// - A register the kernel refuses (ENOENT, EINVAL, EPERM, ENXIO) reads as unavailable, never as zero; any other
 ///   failure is the group's and is thrown.
-public final class ARM64Backend: RegisterBackend {
-    public let table: RegisterTable
-    public let device: any ARM64VCPUDevice
+package final class ARM64Backend: RegisterBackend {
+    package let table: RegisterTable
+    package let device: any ARM64VCPUDevice
     /// VL in bits, nil without SVE.
-    public let sveVectorLength: Int?
+    package let sveVectorLength: Int?
     /// Kernel-sized values by ID, as last fetched or written.
     private var values: [OneRegID: [UInt8]] = [:]
     /// IDs the kernel refused at the last fetch, with its errno.
-    public private(set) var unavailable: [OneRegID: Int32] = [:]
+    package private(set) var unavailable: [OneRegID: Int32] = [:]
     /// IDs written since the last flush of their group: only these go back.
     private var dirtyIDs: Set<OneRegID> = []
     /// The IDs each group fetches, in one batch.
-    public let groupIDs: [SyncGroup: [OneRegID]]
+    package let groupIDs: [SyncGroup: [OneRegID]]
 
     private typealias O = ARM64ID.CoreOffset
     private static let pstateID = ARM64ID.core(offset: O.pstate, byteSize: 8)
@@ -34,14 +34,14 @@ public final class ARM64Backend: RegisterBackend {
 
     /// A backend for a vCPU already set up (`initializeVCPU`): its system registers are whatever
     /// KVM_GET_REG_LIST lists.
-    public convenience init(device: any ARM64VCPUDevice, sveVectorLength: Int?) throws(KVMError) {
+    package convenience init(device: any ARM64VCPUDevice, sveVectorLength: Int?) throws(KVMError) {
         let sysregs = try device.regList().map(OneRegID.init(rawValue:)).filter { ARM64ID.sysregFields(of: $0) != nil }
         self.init(
             device: device, table: .arm64(sveVectorLength: sveVectorLength, systemRegisters: sysregs),
             sveVectorLength: sveVectorLength)
     }
 
-    public init(device: any ARM64VCPUDevice, table: RegisterTable, sveVectorLength: Int?) {
+    package init(device: any ARM64VCPUDevice, table: RegisterTable, sveVectorLength: Int?) {
         self.device = device
         self.table = table
         self.sveVectorLength = sveVectorLength
@@ -62,7 +62,7 @@ public final class ARM64Backend: RegisterBackend {
     /// at the wanted length (the kernel refuses to hide a length below the maximum) — then finalize SVE. Only then
     /// are the Z/P/FFR registers accessible (EPERM before) and the vCPU runnable; VLS is read-only after.
     /// `target` is what the VM's KVM_ARM_PREFERRED_TARGET answered: no fixed target is right on every host.
-    public static func initializeVCPU(
+    package static func initializeVCPU(
         _ device: some ARM64VCPUDevice, target: UInt32, sveVectorLength: Int?,
         features: [Int] = [ARM64VCPUFeature.psci0_2]
     ) throws(KVMError) {
@@ -89,7 +89,7 @@ public final class ARM64Backend: RegisterBackend {
     }
 
     /// The vector lengths, in bits, a `KVM_REG_ARM64_SVE_VLS` value offers.
-    public static func offeredLengths(_ set: [UInt8]) -> [Int] {
+    package static func offeredLengths(_ set: [UInt8]) -> [Int] {
         var lengths: [Int] = []
         for bit in 0..<min(512, set.count * 8) where vlsBit(set, bit) { lengths.append((bit + 1) * 128) }
         return lengths
@@ -103,7 +103,7 @@ public final class ARM64Backend: RegisterBackend {
 
     // MARK: RegisterBackend
 
-    public func fetch(_ group: SyncGroup) throws(KVMError) {
+    package func fetch(_ group: SyncGroup) throws(KVMError) {
         try getBatch(groupIDs[group] ?? [])
     }
 
@@ -121,7 +121,7 @@ public final class ARM64Backend: RegisterBackend {
         }
     }
 
-    public func flush(_ group: SyncGroup) throws(KVMError) {
+    package func flush(_ group: SyncGroup) throws(KVMError) {
         // An ID stays dirty until the kernel took it: a value it refuses (a pstate mode it does not allow) is
         // refused again at the next run rather than silently dropped.
         for id in (groupIDs[group] ?? []) where dirtyIDs.contains(id) {
@@ -132,7 +132,7 @@ public final class ARM64Backend: RegisterBackend {
 
     /// Which kernel register holds gdb's `sp` for this pstate: SP_EL1 in EL1h, SP_EL0 in EL0t/EL1t; nil in EL2h,
     /// EL3h or AArch32 (nRW set), where no core register does.
-    public static func stackPointerID(pstate: UInt64) -> OneRegID? {
+    package static func stackPointerID(pstate: UInt64) -> OneRegID? {
         guard pstate & 0x10 == 0 else { return nil }  // AArch32
         switch pstate & 0xf {
         case 0b0000, 0b0100: return spEL0ID  // EL0t, EL1t
@@ -152,7 +152,7 @@ public final class ARM64Backend: RegisterBackend {
         return register.id
     }
 
-    public func kernelValue(of register: RegisterDescriptor) -> [UInt8]? {
+    package func kernelValue(of register: RegisterDescriptor) -> [UInt8]? {
         if register.id == ARM64ID.vectorGranules {
             guard let vl = sveVectorLength else { return nil }
             return withUnsafeBytes(of: UInt64(vl / 64).littleEndian) { Array($0) }
@@ -161,7 +161,7 @@ public final class ARM64Backend: RegisterBackend {
         return values[id]
     }
 
-    public func setKernelValue(_ bytes: [UInt8], of register: RegisterDescriptor) {
+    package func setKernelValue(_ bytes: [UInt8], of register: RegisterDescriptor) {
         // vg cannot change once the vCPU is finalized: the target refuses a different value before it gets here.
         if register.id == ARM64ID.vectorGranules { return }
         guard let id = source(of: register), bytes.count == id.byteSize else { return }

@@ -2,12 +2,12 @@ import Glibc
 
 /// Guest RAM: one anonymous host mapping registered as a memory slot at guest-physical `base`.
 /// Every access is bounds-checked; an address outside it is an error, never a host fault.
-public final class GuestMemory: @unchecked Sendable {
-    public let base: UInt64
-    public let size: Int
-    public let host: UnsafeMutableRawPointer
+package final class GuestMemory: @unchecked Sendable {
+    package let base: UInt64
+    package let size: Int
+    package let host: UnsafeMutableRawPointer
 
-    public init(base: UInt64 = 0, size: Int) throws(KVMError) {
+    package init(base: UInt64 = 0, size: Int) throws(KVMError) {
         guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
             p != MAP_FAILED
         else { throw KVMError(operation: "mmap of \(size) bytes of guest RAM", errno: errno) }
@@ -19,29 +19,29 @@ public final class GuestMemory: @unchecked Sendable {
     deinit { munmap(host, size) }
 
     /// True when `[address, address + count)` lies inside guest RAM (with no overflow).
-    public func contains(_ address: UInt64, count: Int = 1) -> Bool {
+    package func contains(_ address: UInt64, count: Int = 1) -> Bool {
         guard address >= base, count >= 0 else { return false }
         let offset = address - base
         return offset <= UInt64(size) && UInt64(count) <= UInt64(size) - offset
     }
 
     /// A host pointer for a guest-physical range, or nil when any of it is outside RAM.
-    public func pointer(_ address: UInt64, count: Int) -> UnsafeMutableRawPointer? {
+    package func pointer(_ address: UInt64, count: Int) -> UnsafeMutableRawPointer? {
         contains(address, count: count) ? host + Int(address - base) : nil
     }
 
-    public func read(_ address: UInt64, count: Int) -> [UInt8]? {
+    package func read(_ address: UInt64, count: Int) -> [UInt8]? {
         guard let p = pointer(address, count: count) else { return nil }
         return [UInt8](UnsafeRawBufferPointer(start: p, count: count))
     }
 
-    public func readUInt64(_ address: UInt64) -> UInt64? {
+    package func readUInt64(_ address: UInt64) -> UInt64? {
         guard let p = pointer(address, count: 8) else { return nil }
         return p.loadUnaligned(as: UInt64.self)
     }
 
     @discardableResult
-    public func write(_ address: UInt64, _ bytes: some Collection<UInt8>) -> Bool {
+    package func write(_ address: UInt64, _ bytes: some Collection<UInt8>) -> Bool {
         guard let p = pointer(address, count: bytes.count) else { return false }
         var i = 0
         for b in bytes {
@@ -52,7 +52,7 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     @discardableResult
-    public func writeUInt64(_ address: UInt64, _ value: UInt64) -> Bool {
+    package func writeUInt64(_ address: UInt64, _ value: UInt64) -> Bool {
         guard let p = pointer(address, count: 8) else { return false }
         p.storeBytes(of: value, as: UInt64.self)
         return true

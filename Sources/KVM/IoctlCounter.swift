@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Every ioctl kvmstub issues on /dev/kvm, a VM or a vCPU: the key of `IoctlCounter` and of `KVMError`'s wording.
-public enum Ioctl: Int, CaseIterable, Sendable {
+package enum Ioctl: Int, CaseIterable, Sendable {
     // System.
     case getAPIVersion, checkExtension, createVM, getVCPUMmapSize, getMSRIndexList, getSupportedCPUID
     // VM.
@@ -13,7 +13,7 @@ public enum Ioctl: Int, CaseIterable, Sendable {
     case setMPState, kvmclockCtrl, setSignalMask, armVCPUInit, armVCPUFinalize, armPreferredTarget
 
     /// The kernel's name, as `monitor sync-stats` prints it.
-    public var name: String { Self.names[rawValue] }
+    package var name: String { Self.names[rawValue] }
 
     private static let names: [String] = allCases.map { op in
         switch op {
@@ -64,29 +64,29 @@ public enum Ioctl: Int, CaseIterable, Sendable {
 /// Counts ioctls by request, so `monitor sync-stats` and the benchmark can show what each packet cost. One slot
 /// per `Ioctl` case: recording is an array increment, no hashing. Read from the session thread while a vCPU
 /// thread counts: a lock, held for an increment.
-public final class IoctlCounter: Sendable {
+package final class IoctlCounter: Sendable {
     private let counts = Mutex<[Int]>([Int](repeating: 0, count: Ioctl.allCases.count))
 
-    public init() {}
+    package init() {}
 
-    public func record(_ op: Ioctl) { counts.withLock { $0[op.rawValue] += 1 } }
+    package func record(_ op: Ioctl) { counts.withLock { $0[op.rawValue] += 1 } }
 
     /// The counts by kernel name, requests never issued left out.
-    public func snapshot() -> [String: Int] {
+    package func snapshot() -> [String: Int] {
         let c = counts.withLock { $0 }
         var out: [String: Int] = [:]
         for op in Ioctl.allCases where c[op.rawValue] != 0 { out[op.name] = c[op.rawValue] }
         return out
     }
 
-    public func reset() { counts.withLock { $0 = [Int](repeating: 0, count: $0.count) } }
+    package func reset() { counts.withLock { $0 = [Int](repeating: 0, count: $0.count) } }
 
-    public var total: Int { counts.withLock { $0.reduce(0, +) } }
+    package var total: Int { counts.withLock { $0.reduce(0, +) } }
 
-    public subscript(op: Ioctl) -> Int { counts.withLock { $0[op.rawValue] } }
+    package subscript(op: Ioctl) -> Int { counts.withLock { $0[op.rawValue] } }
 
     /// Counts since a snapshot: what one request cost.
-    public func since(_ before: [String: Int]) -> [String: Int] {
+    package func since(_ before: [String: Int]) -> [String: Int] {
         var d: [String: Int] = [:]
         for (k, v) in snapshot() where v != before[k] ?? 0 { d[k] = v - (before[k] ?? 0) }
         return d

@@ -2,13 +2,13 @@ import CKVM
 import Glibc
 
 /// An open /dev/kvm. The corresponding ioctls are the system ioctls of Documentation/virt/kvm/api.rst, 4.
-public final class KVMSystem: @unchecked Sendable {
+package final class KVMSystem: @unchecked Sendable {
     package let fd: Int32
-    public let path: String
+    package let path: String
     let ioctls: IoctlFunnel
 
     /// Opens /dev/kvm and checks the API version (12, the only stable one).
-    public init(path: String = "/dev/kvm") throws(KVMError) {
+    package init(path: String = "/dev/kvm") throws(KVMError) {
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw KVMError(operation: "open \(path)", errno: errno) }
         self.fd = fd
@@ -17,27 +17,28 @@ public final class KVMSystem: @unchecked Sendable {
         let version = ioctls.perform(.getAPIVersion, CKVM_GET_API_VERSION, .value(0)).value
         guard version == 12 else {
             close(fd)
-            throw KVMError(operation: "KVM_GET_API_VERSION returned \(version), expected 12 from \(path)", errno: EINVAL)
+            throw KVMError(
+                operation: "KVM_GET_API_VERSION returned \(version), expected 12 from \(path)", errno: EINVAL)
         }
     }
 
     deinit { close(fd) }
 
-    public var apiVersion: Int32 { ioctls.perform(.getAPIVersion, CKVM_GET_API_VERSION, .value(0)).value }
+    package var apiVersion: Int32 { ioctls.perform(.getAPIVersion, CKVM_GET_API_VERSION, .value(0)).value }
 
     /// `KVM_CHECK_EXTENSION`: 0 when absent, else a capability-specific value (a count, a flag set).
-    public func checkExtension(_ cap: Int32) -> Int32 {
+    package func checkExtension(_ cap: Int32) -> Int32 {
         max(0, ioctls.perform(.checkExtension, CKVM_CHECK_EXTENSION, .value(UInt(cap))).value)
     }
 
     /// `KVM_GET_VCPU_MMAP_SIZE`: the size of the shared kvm_run mapping.
-    public func vcpuMmapSize() throws(KVMError) -> Int {
+    package func vcpuMmapSize() throws(KVMError) -> Int {
         Int(try ioctls.call(.getVCPUMmapSize, CKVM_GET_VCPU_MMAP_SIZE, .value(0)))
     }
 
     #if arch(x86_64)
     /// `KVM_GET_MSR_INDEX_LIST`: the MSRs KVM_GET_MSRS serves.
-    public func msrIndexList() throws(KVMError) -> [UInt32] {
+    package func msrIndexList() throws(KVMError) -> [UInt32] {
         var probe = kvm_msr_list()
         _ = ioctls.perform(.getMSRIndexList, CKVM_GET_MSR_INDEX_LIST, .pointer(&probe))  // E2BIG, with the count
         let n = probe.nmsrs
@@ -73,35 +74,35 @@ public final class KVMSystem: @unchecked Sendable {
     #endif
 
     /// `KVM_CREATE_VM` with the default machine type.
-    public func createVM() throws(KVMError) -> VirtualMachine {
+    package func createVM() throws(KVMError) -> VirtualMachine {
         VirtualMachine(fd: try ioctls.call(.createVM, CKVM_CREATE_VM, .value(0)), system: self)
     }
 }
 
 /// What the host KVM offers, as `kvmstub info` prints it.
-public struct KVMCapabilities: Sendable {
-    public let apiVersion: Int32
-    public let oneReg: Bool
-    public let syncRegs: UInt64
-    public let setGuestDebug: Bool
+package struct KVMCapabilities: Sendable {
+    package let apiVersion: Int32
+    package let oneReg: Bool
+    package let syncRegs: UInt64
+    package let setGuestDebug: Bool
     /// `KVM_CAP_SET_GUEST_DEBUG2`: the KVM_GUESTDBG_* flags the kernel accepts (0 on kernels before 5.16).
-    public let guestDebugFlags: UInt32
-    public let recommendedVCPUs: Int32
-    public let maxVCPUs: Int32
-    public let debugRegs: Bool
-    public let xsave: Bool
-    public let immediateExit: Bool
+    package let guestDebugFlags: UInt32
+    package let recommendedVCPUs: Int32
+    package let maxVCPUs: Int32
+    package let debugRegs: Bool
+    package let xsave: Bool
+    package let immediateExit: Bool
     /// `KVM_CAP_KVMCLOCK_CTRL`: KVM_KVMCLOCK_CTRL tells a kvmclock guest it was paused.
-    public let kvmclockControl: Bool
+    package let kvmclockControl: Bool
     /// `KVM_CAP_ARM_SVE`: vCPUs can have SVE (arm64).
-    public let armSVE: Bool
+    package let armSVE: Bool
     /// `KVM_CAP_ARM_PSCI_0_2`: PSCI 0.2 and later in the kernel (arm64).
-    public let armPSCI0_2: Bool
+    package let armPSCI0_2: Bool
     /// `KVM_CAP_GUEST_DEBUG_HW_BPS` / `_WPS`: hardware breakpoints and watchpoints KVM_SET_GUEST_DEBUG can arm (arm64).
-    public let hardwareBreakpoints: Int32
-    public let hardwareWatchpoints: Int32
+    package let hardwareBreakpoints: Int32
+    package let hardwareWatchpoints: Int32
 
-    public init(_ kvm: KVMSystem) {
+    package init(_ kvm: KVMSystem) {
         apiVersion = kvm.apiVersion
         oneReg = kvm.checkExtension(CKVM_CAP_ONE_REG) > 0
         syncRegs = UInt64(kvm.checkExtension(CKVM_CAP_SYNC_REGS))
@@ -126,15 +127,15 @@ public struct KVMCapabilities: Sendable {
 
     #if arch(x86_64)
         /// BLOCKIRQ keeps a single step out of interrupt handlers; only kernels that list it accept it.
-        public var blockIRQ: Bool { guestDebugFlags & CKVM_GUESTDBG_BLOCKIRQ != 0 }
+        package var blockIRQ: Bool { guestDebugFlags & CKVM_GUESTDBG_BLOCKIRQ != 0 }
 
         /// x86: kvm_run carries both REGS and SREGS back (KVM_CAP_SYNC_REGS), so the backend can use it.
-        public var syncsX86RegsAndSregs: Bool {
+        package var syncsX86RegsAndSregs: Bool {
             syncRegs & CKVM_SYNC_X86_REGS != 0 && syncRegs & CKVM_SYNC_X86_SREGS != 0
         }
     #else
         /// KVM_GUESTDBG_BLOCKIRQ is x86's.
-        public var blockIRQ: Bool { false }
-        public var syncsX86RegsAndSregs: Bool { false }
+        package var blockIRQ: Bool { false }
+        package var syncsX86RegsAndSregs: Bool { false }
     #endif
 }

@@ -3,7 +3,7 @@ import Registers
 /// The part of a vCPU's ioctl surface a ONE_REG backend needs: what arm64 and ppc64 serve registers through.
 /// The real `VCPU` conforms (VCPU+OneRegDevice.swift); so does the fake kernel the tests use (the FakeKernel
 /// module), which is how the arm64 and ppc64 backends run unchanged on an x86 host.
-public protocol OneRegDevice: AnyObject {
+package protocol OneRegDevice: AnyObject {
     /// Every call, counted by ioctl name (`KVM_GET_ONE_REG`, …).
     var counter: IoctlCounter { get }
     /// `KVM_GET_ONE_REG`: `value` must be exactly `KVM_REG_SIZE(id)` bytes.
@@ -15,7 +15,7 @@ public protocol OneRegDevice: AnyObject {
 }
 
 /// arm64's vCPU set-up ioctls.
-public protocol ARM64VCPUDevice: OneRegDevice {
+package protocol ARM64VCPUDevice: OneRegDevice {
     /// `KVM_ARM_VCPU_INIT`: `features` is the bitmap of `KVM_ARM_VCPU_*` bits, up to 7 words.
     func armVCPUInit(target: UInt32, features: [UInt32]) throws(KVMError)
     /// `KVM_ARM_VCPU_FINALIZE` of one feature (`KVM_ARM_VCPU_SVE`).
@@ -23,7 +23,7 @@ public protocol ARM64VCPUDevice: OneRegDevice {
 }
 
 /// powerpc's bulk register block.
-public protocol PPC64VCPUDevice: OneRegDevice {
+package protocol PPC64VCPUDevice: OneRegDevice {
     /// `KVM_GET_REGS` with powerpc's `struct kvm_regs` (392 bytes).
     func getPPCRegs(into regs: UnsafeMutableRawBufferPointer) throws(KVMError)
     /// `KVM_SET_REGS` with powerpc's `struct kvm_regs`.
@@ -32,28 +32,28 @@ public protocol PPC64VCPUDevice: OneRegDevice {
 
 extension OneRegDevice {
     /// One register, kernel-sized.
-    public func getOneReg(_ id: OneRegID) throws(KVMError) -> [UInt8] {
+    package func getOneReg(_ id: OneRegID) throws(KVMError) -> [UInt8] {
         var value = [UInt8](repeating: 0, count: id.byteSize)
         try withMutableBytes(&value) { (b) throws(KVMError) in try getOneReg(id.rawValue, into: b) }
         return value
     }
 
-    public func setOneReg(_ id: OneRegID, _ value: [UInt8]) throws(KVMError) {
+    package func setOneReg(_ id: OneRegID, _ value: [UInt8]) throws(KVMError) {
         try withBytes(value) { (b) throws(KVMError) in try setOneReg(id.rawValue, from: b) }
     }
 }
 
 /// `KVM_ARM_VCPU_*` feature bits of `struct kvm_vcpu_init` (arch/arm64/include/uapi/asm/kvm.h).
-public enum ARM64VCPUFeature {
-    public static let powerOff: Int = 0
-    public static let el1_32bit: Int = 1
-    public static let psci0_2: Int = 2
-    public static let sve: Int = 4
+package enum ARM64VCPUFeature {
+    package static let powerOff: Int = 0
+    package static let el1_32bit: Int = 1
+    package static let psci0_2: Int = 2
+    package static let sve: Int = 4
 }
 
 /// `KVM_ARM_TARGET_GENERIC_V8`, what KVM_ARM_PREFERRED_TARGET answers on most hosts — never to be assumed: Linux
 /// 6.1 on a Cortex-A57 answers KVM_ARM_VCPU_INIT with target 5 EINVAL. Ask the VM (KVM_ARM_PREFERRED_TARGET).
-public let kvmARMTargetGenericV8: UInt32 = 5
+package let kvmARMTargetGenericV8: UInt32 = 5
 
 /// `Array.withUnsafeMutableBytes` rethrows untyped errors; these keep `KVMError`.
 package func withMutableBytes<R>(

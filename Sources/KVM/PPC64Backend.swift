@@ -10,11 +10,11 @@ import Registers
 /// then uses `KVM_REG_PPC_FPR(n)` and the vsNh read as unavailable. `PPCID.fprHalfOffset` says which doubleword is
 /// which in the kernel's value (host byte order); this backend, like the register file's narrowing of cr and xer
 /// to their low word, assumes a little-endian host (ppc64le), the only one the tests can check.
-public final class PPC64Backend: RegisterBackend {
-    public let table: RegisterTable
-    public let device: any PPC64VCPUDevice
+package final class PPC64Backend: RegisterBackend {
+    package let table: RegisterTable
+    package let device: any PPC64VCPUDevice
     /// powerpc `struct kvm_regs`.
-    public private(set) var regs = [UInt8](repeating: 0, count: PPCID.RegsOffset.structSize)
+    package private(set) var regs = [UInt8](repeating: 0, count: PPCID.RegsOffset.structSize)
     /// VSR n as the kernel's `KVM_REG_PPC_VSR(n)` value: 16 bytes, FPR n at `fprHalfOffset`, vsNh at `vsrLowHalfOffset`.
     private var vsr = [[UInt8]](repeating: [UInt8](repeating: 0, count: 16), count: 32)
     /// Whether each half of each VSR was had from the kernel (or written by gdb).
@@ -23,18 +23,18 @@ public final class PPC64Backend: RegisterBackend {
     /// Other ONE_REG values (fpscr, vr0–31, vscr, vrsave) by ID; absent = unavailable.
     private var values: [OneRegID: [UInt8]] = [:]
     /// nil until the first FP fetch decides: false = the kernel refuses the VSR IDs (no VSX).
-    public private(set) var hasVSX: Bool?
+    package private(set) var hasVSX: Bool?
     private var dirtyVSR: Set<Int> = []
     private var dirtyIDs: Set<OneRegID> = []
 
-    public init(device: any PPC64VCPUDevice, table: RegisterTable = .ppc64) {
+    package init(device: any PPC64VCPUDevice, table: RegisterTable = .ppc64) {
         self.device = device
         self.table = table
     }
 
     private lazy var vectorIDs: [OneRegID] = table.registers.filter { $0.syncGroup == .ppcVector }.map(\.id)
 
-    public func fetch(_ group: SyncGroup) throws(KVMError) {
+    package func fetch(_ group: SyncGroup) throws(KVMError) {
         switch group {
         case .ppcRegs: try withMutableBytes(&regs) { (b) throws(KVMError) in try device.getPPCRegs(into: b) }
         case .ppcFP: try fetchFP()
@@ -83,7 +83,7 @@ public final class PPC64Backend: RegisterBackend {
         }
     }
 
-    public func flush(_ group: SyncGroup) throws(KVMError) {
+    package func flush(_ group: SyncGroup) throws(KVMError) {
         switch group {
         case .ppcRegs: try withBytes(regs) { (b) throws(KVMError) in try device.setPPCRegs(from: b) }
         case .ppcFP:
@@ -117,7 +117,7 @@ public final class PPC64Backend: RegisterBackend {
         return id.byteSize == base.byteSize && (0..<32).contains(d) ? d : nil
     }
 
-    public func kernelValue(of register: RegisterDescriptor) -> [UInt8]? {
+    package func kernelValue(of register: RegisterDescriptor) -> [UInt8]? {
         let id = register.id
         if let offset = PPCID.regsOffset(of: id) {
             guard offset + id.byteSize <= regs.count else { return nil }
@@ -137,7 +137,7 @@ public final class PPC64Backend: RegisterBackend {
         return values[id]
     }
 
-    public func setKernelValue(_ bytes: [UInt8], of register: RegisterDescriptor) {
+    package func setKernelValue(_ bytes: [UInt8], of register: RegisterDescriptor) {
         let id = register.id
         guard bytes.count == id.byteSize else { return }
         if let offset = PPCID.regsOffset(of: id) {

@@ -2,7 +2,7 @@ import Registers
 
 /// How one architecture moves its sync groups between the kernel and a cache. The `RegisterFile` decides
 /// *when* (lazily, by bitmap); a backend knows only *how* (which ioctl serves which group).
-public protocol RegisterBackend: AnyObject {
+package protocol RegisterBackend: AnyObject {
     var table: RegisterTable { get }
     /// Fetch one group (a single bit) from the kernel into the cache.
     func fetch(_ group: SyncGroup) throws(KVMError)
@@ -21,25 +21,25 @@ public protocol RegisterBackend: AnyObject {
 }
 
 extension RegisterBackend {
-    public func prepareRun(dirty: SyncGroup) -> SyncGroup { [] }
-    public func finishRun() -> SyncGroup { [] }
+    package func prepareRun(dirty: SyncGroup) -> SyncGroup { [] }
+    package func finishRun() -> SyncGroup { [] }
 }
 
 /// The lazy register cache of one vCPU (shared/DESIGN.md, "Lazy sync"): `valid` = fetched since the last
 /// KVM_RUN, `dirty` = written by gdb and not yet in the kernel. A read fetches only `wanted & ~valid`;
 /// a write is read-modify-write and marks its group dirty; dirty groups go back before KVM_RUN; after it
 /// everything is stale except what the kernel returned in kvm_run.
-public final class RegisterFile {
-    public let backend: any RegisterBackend
-    public private(set) var valid: SyncGroup = []
-    public private(set) var dirty: SyncGroup = []
+package final class RegisterFile {
+    package let backend: any RegisterBackend
+    package private(set) var valid: SyncGroup = []
+    package private(set) var dirty: SyncGroup = []
 
-    public init(backend: any RegisterBackend) { self.backend = backend }
+    package init(backend: any RegisterBackend) { self.backend = backend }
 
-    public var table: RegisterTable { backend.table }
+    package var table: RegisterTable { backend.table }
 
     /// Make `groups` valid, fetching each missing group once.
-    public func ensure(_ groups: SyncGroup) throws(KVMError) {
+    package func ensure(_ groups: SyncGroup) throws(KVMError) {
         for bit in groups.subtracting(valid).bits {
             try backend.fetch(bit)
             valid.formUnion(bit)
@@ -47,7 +47,7 @@ public final class RegisterFile {
     }
 
     /// A register as gdb sees it: the kernel's value, little-endian, cut or zero-extended to gdb's size.
-    public func read(_ regnum: Int) throws(KVMError) -> [UInt8]? {
+    package func read(_ regnum: Int) throws(KVMError) -> [UInt8]? {
         guard let reg = table[regnum] else { return nil }
         try ensure(reg.syncGroup)
         guard let kernel = backend.kernelValue(of: reg) else { return nil }
@@ -59,7 +59,7 @@ public final class RegisterFile {
     /// Write gdb's value: the kernel bytes beyond gdb's size keep their current value. False when the register
     /// cannot be had (the backend does not serve it, or the kernel refused to read it): nothing is written.
     @discardableResult
-    public func write(_ regnum: Int, _ value: [UInt8]) throws(KVMError) -> Bool {
+    package func write(_ regnum: Int, _ value: [UInt8]) throws(KVMError) -> Bool {
         guard let reg = table[regnum] else { return false }
         try ensure(reg.syncGroup)
         guard var kernel = backend.kernelValue(of: reg) else { return false }
@@ -72,16 +72,16 @@ public final class RegisterFile {
     }
 
     /// Forget everything cached (after a KVM_RUN that failed: the kernel may have refused what was flushed).
-    public func invalidateAll() {
+    package func invalidateAll() {
         valid = []
         dirty = []
     }
 
     /// Mark a group dirty after the owner changed the cache directly (e.g. the VMM's boot state).
-    public func markDirty(_ groups: SyncGroup) { dirty.formUnion(groups) }
+    package func markDirty(_ groups: SyncGroup) { dirty.formUnion(groups) }
 
     /// Before KVM_RUN: dirty groups go to the kernel, through kvm_run where possible, else by ioctl.
-    public func flushBeforeRun() throws(KVMError) {
+    package func flushBeforeRun() throws(KVMError) {
         let handed = backend.prepareRun(dirty: dirty)
         for bit in dirty.subtracting(handed).bits { try backend.flush(bit) }
         dirty = []
@@ -90,7 +90,7 @@ public final class RegisterFile {
     /// Write the dirty ones of `groups` back by ioctl now. When the kernel refuses, the groups are dropped from
     /// the cache (the next read fetches what the kernel kept) and the error is thrown: a write it will not take
     /// is answered at once, never at the next KVM_RUN.
-    public func flush(_ groups: SyncGroup) throws(KVMError) {
+    package func flush(_ groups: SyncGroup) throws(KVMError) {
         for bit in dirty.intersection(groups).bits {
             do {
                 try backend.flush(bit)
@@ -104,13 +104,13 @@ public final class RegisterFile {
     }
 
     /// Write every dirty group back by ioctl now (the VMM's boot state, before anything reads it back).
-    public func flushNow() throws(KVMError) {
+    package func flushNow() throws(KVMError) {
         for bit in dirty.bits { try backend.flush(bit) }
         dirty = []
     }
 
     /// After KVM_RUN: only what the kernel handed back in kvm_run is still valid.
-    public func invalidateAfterRun() {
+    package func invalidateAfterRun() {
         valid = backend.finishRun()
     }
 }

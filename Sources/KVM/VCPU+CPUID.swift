@@ -6,14 +6,14 @@ import Registers
 
 extension VCPU {
     /// One CPUID feature bit, and its number in Linux's feature words (X86_FEATURE_*, word × 32 + bit).
-    public struct CPUIDFeature: Sendable, Equatable {
-        public let name: String
-        public let function: UInt32
-        public let index: UInt32
+    package struct CPUIDFeature: Sendable, Equatable {
+        package let name: String
+        package let function: UInt32
+        package let index: UInt32
         /// 0 eax, 1 ebx, 2 ecx, 3 edx.
-        public let register: Int
-        public let bit: Int
-        public let linuxNumber: Int
+        package let register: Int
+        package let bit: Int
+        package let linuxNumber: Int
     }
 
     /// What KVM's instruction emulator cannot execute, as the CPUID features a Linux guest uses those
@@ -24,7 +24,7 @@ extension VCPU {
     /// time at CPL0 (LinuxPlatformTests.emulatorGaps). kvm_pvm shows its guests some of these whatever
     /// KVM_SET_CPUID2 says (POPCNT and the leaf 7 bits, XSAVE too), so `--kernel` also clears them on the
     /// kernel's command line (LinuxBoot.emulatorParameters).
-    public static let emulatorMissing: [CPUIDFeature] = [
+    package static let emulatorMissing: [CPUIDFeature] = [
         CPUIDFeature(name: "CX16", function: 1, index: 0, register: 2, bit: 13, linuxNumber: 4 * 32 + 13),
         CPUIDFeature(name: "POPCNT", function: 1, index: 0, register: 2, bit: 23, linuxNumber: 4 * 32 + 23),
         CPUIDFeature(name: "BMI1", function: 7, index: 0, register: 1, bit: 3, linuxNumber: 9 * 32 + 3),
@@ -45,16 +45,19 @@ extension VCPU {
 }
 
 /// What the host CPU says about itself (CPUID has no Swift spelling: CKVM's `ckvm_cpuid`).
-public enum HostCPU {
-    public static func cpuid(_ leaf: UInt32, _ sub: UInt32 = 0) -> (eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32) {
+package enum HostCPU {
+    package static func cpuid(_ leaf: UInt32, _ sub: UInt32 = 0) -> (eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32)
+    {
         var r: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
-        withUnsafeMutablePointer(to: &r) { $0.withMemoryRebound(to: UInt32.self, capacity: 4) { ckvm_cpuid(leaf, sub, $0) } }
+        withUnsafeMutablePointer(to: &r) {
+            $0.withMemoryRebound(to: UInt32.self, capacity: 4) { ckvm_cpuid(leaf, sub, $0) }
+        }
         return r
     }
 
     /// The XSAVE layout the kernel's KVM_GET_XSAVE uses (standard format: CPUID leaf 0xD sub-leaf n gives
     /// component n's size in EAX and offset in EBX).
-    public static func xsaveLayout() -> RegisterTable.XSAVELayout? {
+    package static func xsaveLayout() -> RegisterTable.XSAVELayout? {
         guard cpuid(0).eax >= 0xD, cpuid(1).ecx & (1 << 28) != 0 else { return nil }  // AVX
         let avx = cpuid(0xD, 2)
         guard avx.eax == 256 else { return nil }
@@ -71,7 +74,7 @@ public enum HostCPU {
     }
 
     /// 5-level paging (LA57): a Linux guest's virtual addresses are 57 bits wide, else 48.
-    public static var hasLA57: Bool { cpuid(7).ecx & (1 << 16) != 0 }
+    package static var hasLA57: Bool { cpuid(7).ecx & (1 << 16) != 0 }
 }
 
 #endif

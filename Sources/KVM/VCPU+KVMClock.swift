@@ -9,7 +9,7 @@ extension VCPU {
     /// paused it, so its soft-lockup watchdog does not count the pause as a lockup. Returns false on EINVAL: the
     /// guest has not enabled kvmclock on this vCPU (MSR_KVM_SYSTEM_TIME), which is normal for a guest that is not
     /// Linux, and for Linux before kvmclock_init.
-    public func reportPausedToKVMClock() throws(KVMError) -> Bool {
+    package func reportPausedToKVMClock() throws(KVMError) -> Bool {
         let r = ioctls.perform(.kvmclockCtrl, CKVM_KVMCLOCK_CTRL, .value(0))
         if !r.failed { return true }
         if r.errno == EINVAL { return false }

@@ -7,7 +7,7 @@ import Glibc
 /// so the code path compiles and reads as it would run, but nothing issues them.
 extension VCPU: ARM64VCPUDevice, PPC64VCPUDevice {
     /// `KVM_GET_REG_LIST`: asked first with n = 0, the kernel answers E2BIG with the count; then asked again.
-    public func regList() throws(KVMError) -> [UInt64] {
+    package func regList() throws(KVMError) -> [UInt64] {
         var n: UInt64 = 0
         while true {
             let size = ckvm_reg_list_size(n)
@@ -30,7 +30,7 @@ extension VCPU: ARM64VCPUDevice, PPC64VCPUDevice {
     }
 
     /// `KVM_ARM_VCPU_INIT`: struct kvm_vcpu_init { __u32 target; __u32 features[7]; }.
-    public func armVCPUInit(target: UInt32, features: [UInt32]) throws(KVMError) {
+    package func armVCPUInit(target: UInt32, features: [UInt32]) throws(KVMError) {
         var words = [UInt32](repeating: 0, count: 8)
         words[0] = target
         for (i, w) in features.prefix(7).enumerated() { words[1 + i] = w }
@@ -40,17 +40,17 @@ extension VCPU: ARM64VCPUDevice, PPC64VCPUDevice {
     }
 
     /// `KVM_ARM_VCPU_FINALIZE`: the argument is a pointer to the feature number.
-    public func armVCPUFinalize(feature: Int32) throws(KVMError) {
+    package func armVCPUFinalize(feature: Int32) throws(KVMError) {
         var f = feature
         try ioctls.call(.armVCPUFinalize, CKVM_ARM_VCPU_FINALIZE, &f, detail: "\(feature)")
     }
 
-    public func getPPCRegs(into regs: UnsafeMutableRawBufferPointer) throws(KVMError) {
+    package func getPPCRegs(into regs: UnsafeMutableRawBufferPointer) throws(KVMError) {
         precondition(regs.count == 392, "powerpc struct kvm_regs is 392 bytes")
         try ioctls.call(.getRegs, CKVM_PPC_GET_REGS, .pointer(regs.baseAddress))
     }
 
-    public func setPPCRegs(from regs: UnsafeRawBufferPointer) throws(KVMError) {
+    package func setPPCRegs(from regs: UnsafeRawBufferPointer) throws(KVMError) {
         precondition(regs.count == 392, "powerpc struct kvm_regs is 392 bytes")
         try ioctls.call(.setRegs, CKVM_PPC_SET_REGS, .pointer(UnsafeMutableRawPointer(mutating: regs.baseAddress)))
     }

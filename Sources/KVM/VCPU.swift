@@ -3,13 +3,13 @@ import Glibc
 
 /// A vCPU file descriptor and its shared kvm_run page. Every ioctl goes through `ioctls` and is counted in
 /// `counter`; the kvm_run page is read only here (VCPUExit) and by the backends' KVM_CAP_SYNC_REGS path.
-public final class VCPU: @unchecked Sendable {
+package final class VCPU: @unchecked Sendable {
     package let fd: Int32
-    public let index: Int
+    package let index: Int
     /// The shared `struct kvm_run`.
     package let runPage: UnsafeMutablePointer<kvm_run>
     private let runSize: Int
-    public let counter = IoctlCounter()
+    package let counter = IoctlCounter()
     let ioctls: IoctlFunnel
 
     init(fd: Int32, index: Int, run: UnsafeMutableRawPointer, runSize: Int) {
@@ -27,7 +27,7 @@ public final class VCPU: @unchecked Sendable {
 
     /// `KVM_RUN`, and the exit it ended with: `.interrupted` when a signal or `immediate_exit` kicked it
     /// (EINTR) before an exit to handle.
-    public func run() throws(KVMError) -> VCPUExit {
+    package func run() throws(KVMError) -> VCPUExit {
         let r = ioctls.perform(.run, CKVM_RUN, .value(0))
         if !r.failed { return VCPUExit(runPage) }
         if r.errno == EINTR || r.errno == EAGAIN { return .interrupted }
@@ -43,17 +43,17 @@ public final class VCPU: @unchecked Sendable {
     }
 
     /// Set from another thread to make the next (or current, with a signal) KVM_RUN return at once.
-    public func setImmediateExit(_ on: Bool) { ckvm_run_set_immediate_exit(runPage, on ? 1 : 0) }
+    package func setImmediateExit(_ on: Bool) { ckvm_run_set_immediate_exit(runPage, on ? 1 : 0) }
 
     /// All-stop: make this vCPU leave KVM_RUN now, or not enter it, whatever `thread` (the one running it) does.
-    public func kick(_ thread: pthread_t) {
+    package func kick(_ thread: pthread_t) {
         setImmediateExit(true)
         KickSignal.send(to: thread)
     }
 
     /// `KVM_SET_SIGNAL_MASK` with an empty set: whatever the calling thread blocks, nothing is blocked inside
     /// KVM_RUN, so a kick that arrives just before the ioctl stays pending and ends it at once (QEMU's scheme).
-    public func unblockAllSignalsInRun() throws(KVMError) {
+    package func unblockAllSignalsInRun() throws(KVMError) {
         // struct kvm_signal_mask { __u32 len; __u8 sigset[]; } with the kernel's 8-byte sigset, all clear: three
         // u32s, so no padding sits between len and the set.
         var mask: (UInt32, UInt32, UInt32) = (8, 0, 0)
@@ -78,19 +78,19 @@ public final class VCPU: @unchecked Sendable {
     #endif
 
     /// `KVM_SET_MP_STATE` to RUNNABLE: with an in-kernel LAPIC a secondary vCPU waits for INIT/SIPI unless made so.
-    public func makeRunnable() throws(KVMError) {
+    package func makeRunnable() throws(KVMError) {
         var mp = kvm_mp_state(mp_state: CKVM_MP_STATE_RUNNABLE)
         try ioctls.call(.setMPState, CKVM_SET_MP_STATE, &mp, detail: "\(CKVM_MP_STATE_RUNNABLE)")
     }
 
     #if arch(x86_64)
     /// `KVM_GET_VCPU_EVENTS` / `KVM_SET_VCPU_EVENTS`: pending and injected exceptions, interrupts, NMIs.
-    public func getEvents() throws(KVMError) -> X86VCPUEvents {
+    package func getEvents() throws(KVMError) -> X86VCPUEvents {
         var events = kvm_vcpu_events()
         try ioctls.call(.getVCPUEvents, CKVM_GET_VCPU_EVENTS, &events)
         return events
     }
-    public func setEvents(_ events: X86VCPUEvents) throws(KVMError) {
+    package func setEvents(_ events: X86VCPUEvents) throws(KVMError) {
         var e = events
         try ioctls.call(.setVCPUEvents, CKVM_SET_VCPU_EVENTS, &e)
     }
@@ -99,22 +99,24 @@ public final class VCPU: @unchecked Sendable {
     /// `KVM_SET_GUEST_DEBUG`: `control` the KVM_GUESTDBG_* flags, `arch` the words of the architecture's
     /// `struct kvm_guest_debug_arch` in order (x86: debugreg[8] = DR0–DR3, 4–5 unused, DR6, DR7; arm64:
     /// dbg_bcr[16], dbg_bvr[16], dbg_wcr[16], dbg_wvr[16]); words beyond the struct are ignored.
-    public func setGuestDebug(_ control: GuestDebugControl, arch: [UInt64] = []) throws(KVMError) {
+    package func setGuestDebug(_ control: GuestDebugControl, arch: [UInt64] = []) throws(KVMError) {
         var dbg = kvm_guest_debug()
         dbg.control = control.rawValue
         withUnsafeMutableBytes(of: &dbg.arch) { raw in
-            for (i, v) in arch.prefix(raw.count / 8).enumerated() { raw.storeBytes(of: v, toByteOffset: i * 8, as: UInt64.self) }
+            for (i, v) in arch.prefix(raw.count / 8).enumerated() {
+                raw.storeBytes(of: v, toByteOffset: i * 8, as: UInt64.self)
+            }
         }
         try ioctls.call(.setGuestDebug, CKVM_SET_GUEST_DEBUG, &dbg, detail: "0x" + String(control.rawValue, radix: 16))
     }
 
     /// `KVM_GET_ONE_REG`: `value` must be exactly `KVM_REG_SIZE(id)` bytes.
-    public func getOneReg(_ id: UInt64, into value: UnsafeMutableRawBufferPointer) throws(KVMError) {
+    package func getOneReg(_ id: UInt64, into value: UnsafeMutableRawBufferPointer) throws(KVMError) {
         var reg = kvm_one_reg(id: id, addr: UInt64(UInt(bitPattern: value.baseAddress)))
         try ioctls.call(.getOneReg, CKVM_GET_ONE_REG, &reg, detail: "0x" + hex16(id))
     }
 
-    public func setOneReg(_ id: UInt64, from value: UnsafeRawBufferPointer) throws(KVMError) {
+    package func setOneReg(_ id: UInt64, from value: UnsafeRawBufferPointer) throws(KVMError) {
         var reg = kvm_one_reg(id: id, addr: UInt64(UInt(bitPattern: value.baseAddress)))
         try ioctls.call(.setOneReg, CKVM_SET_ONE_REG, &reg, detail: "0x" + hex16(id))
     }
@@ -160,7 +162,7 @@ public final class VCPU: @unchecked Sendable {
     }
 
     /// `KVM_SET_CPUID2` with the entries the host supports, less the `hiding` features.
-    public func setCPUID(fromSupportedOf kvm: KVMSystem, hiding: [CPUIDFeature] = []) throws(KVMError) {
+    package func setCPUID(fromSupportedOf kvm: KVMSystem, hiding: [CPUIDFeature] = []) throws(KVMError) {
         try kvm.withSupportedCPUID { buf, count throws(KVMError) in
             // struct kvm_cpuid_entry2 { function, index, flags, eax, ebx, ecx, edx, pad[3] }: 40 bytes from offset 8.
             for h in hiding {
@@ -170,7 +172,9 @@ public final class VCPU: @unchecked Sendable {
                         buf.load(fromByteOffset: entry + 4, as: UInt32.self) == h.index
                     else { continue }
                     let offset = entry + 12 + 4 * h.register
-                    buf.storeBytes(of: buf.load(fromByteOffset: offset, as: UInt32.self) & ~(1 << UInt32(h.bit)), toByteOffset: offset, as: UInt32.self)
+                    buf.storeBytes(
+                        of: buf.load(fromByteOffset: offset, as: UInt32.self) & ~(1 << UInt32(h.bit)),
+                        toByteOffset: offset, as: UInt32.self)
                 }
             }
             try ioctls.call(.setCPUID2, CKVM_SET_CPUID2, .pointer(buf))
@@ -180,31 +184,31 @@ public final class VCPU: @unchecked Sendable {
 }
 
 /// The KVM_GUESTDBG_* flags of `KVM_SET_GUEST_DEBUG`.
-public struct GuestDebugControl: OptionSet, Sendable, Hashable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
+package struct GuestDebugControl: OptionSet, Sendable, Hashable {
+    package let rawValue: UInt32
+    package init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    public static let enable = GuestDebugControl(rawValue: CKVM_GUESTDBG_ENABLE)
-    public static let singleStep = GuestDebugControl(rawValue: CKVM_GUESTDBG_SINGLESTEP)
-    public static let useSoftwareBreakpoints = GuestDebugControl(rawValue: CKVM_GUESTDBG_USE_SW_BP)
+    package static let enable = GuestDebugControl(rawValue: CKVM_GUESTDBG_ENABLE)
+    package static let singleStep = GuestDebugControl(rawValue: CKVM_GUESTDBG_SINGLESTEP)
+    package static let useSoftwareBreakpoints = GuestDebugControl(rawValue: CKVM_GUESTDBG_USE_SW_BP)
     #if arch(arm64)
         /// arm64's KVM_GUESTDBG_USE_HW: dbg_bcr/bvr and dbg_wcr/wvr of kvm_guest_debug_arch.
-        public static let useHardwareBreakpoints = GuestDebugControl(rawValue: CKVM_GUESTDBG_USE_HW)
+        package static let useHardwareBreakpoints = GuestDebugControl(rawValue: CKVM_GUESTDBG_USE_HW)
     #else
-        public static let useHardwareBreakpoints = GuestDebugControl(rawValue: CKVM_GUESTDBG_USE_HW_BP)
+        package static let useHardwareBreakpoints = GuestDebugControl(rawValue: CKVM_GUESTDBG_USE_HW_BP)
         /// x86: re-inject the #BP the last KVM_EXIT_DEBUG reported into the guest.
-        public static let injectBreakpoint = GuestDebugControl(rawValue: CKVM_GUESTDBG_INJECT_BP)
+        package static let injectBreakpoint = GuestDebugControl(rawValue: CKVM_GUESTDBG_INJECT_BP)
         /// No interrupt delivered during a single step (only where KVM_CAP_SET_GUEST_DEBUG2 lists it).
-        public static let blockIRQ = GuestDebugControl(rawValue: CKVM_GUESTDBG_BLOCKIRQ)
+        package static let blockIRQ = GuestDebugControl(rawValue: CKVM_GUESTDBG_BLOCKIRQ)
     #endif
 }
 
 #if arch(x86_64)
     /// The kernel's x86 register blocks, named for the VMM (which does not import CKVM).
-    public typealias X86Regs = kvm_regs
-    public typealias X86Sregs = kvm_sregs
-    public typealias X86Segment = kvm_segment
-    public typealias X86VCPUEvents = kvm_vcpu_events
+    package typealias X86Regs = kvm_regs
+    package typealias X86Sregs = kvm_sregs
+    package typealias X86Segment = kvm_segment
+    package typealias X86VCPUEvents = kvm_vcpu_events
 #endif
 
 func hex16(_ v: UInt64) -> String {

@@ -5,7 +5,7 @@ import CKVM
 ///
 /// The buffers an `io` or `mmio` exit carries point into the kvm_run page: they are valid until the next
 /// KVM_RUN, and what the VMM writes there (the data of an IN or an MMIO read) is what the guest gets.
-public enum VCPUExit {
+package enum VCPUExit {
     /// KVM_EXIT_IO: `count` accesses of `size` bytes each to `port`, their bytes in `data`.
     case io(port: UInt16, direction: IODirection, size: Int, data: UnsafeMutableRawBufferPointer)
     /// KVM_EXIT_MMIO: an access outside every memory slot.
@@ -29,15 +29,15 @@ public enum VCPUExit {
     /// Any other exit reason.
     case unknown(reason: UInt32)
 
-    public enum IODirection: Sendable { case `in`, out }
+    package enum IODirection: Sendable { case `in`, out }
 
     /// `KVM_INTERNAL_ERROR_*` suberrors.
-    public enum InternalError {
-        public static let emulation: UInt32 = CKVM_INTERNAL_ERROR_EMULATION
+    package enum InternalError {
+        package static let emulation: UInt32 = CKVM_INTERNAL_ERROR_EMULATION
     }
 
     /// The name `info threads` and `monitor vcpus` show for the last exit.
-    public var name: String {
+    package var name: String {
         switch self {
         case .io: "IO"
         case .mmio: "MMIO"
@@ -65,7 +65,8 @@ public enum VCPUExit {
         case CKVM_EXIT_MMIO:
             self = .mmio(
                 address: ckvm_run_mmio_phys_addr(run), isWrite: ckvm_run_mmio_is_write(run) != 0,
-                data: UnsafeMutableRawBufferPointer(start: ckvm_run_mmio_data(run), count: Int(min(ckvm_run_mmio_len(run), 8))))
+                data: UnsafeMutableRawBufferPointer(
+                    start: ckvm_run_mmio_data(run), count: Int(min(ckvm_run_mmio_len(run), 8))))
         case CKVM_EXIT_DEBUG: self = .debug(DebugExit(run))
         case CKVM_EXIT_HLT: self = .hlt
         case CKVM_EXIT_SHUTDOWN: self = .shutdown
@@ -80,19 +81,19 @@ public enum VCPUExit {
 }
 
 /// `kvm_run->debug.arch`, whose layout is the architecture's (struct kvm_debug_exit_arch).
-public struct DebugExit: Sendable, Equatable {
+package struct DebugExit: Sendable, Equatable {
     /// x86: the exception vector (1 #DB for a step or a debug-register hit, 3 #BP for an int3).
     /// arm64: the exception class, ESR_EL2.EC (`hsr` >> 26): 0x3c BRK, 0x32 software step, 0x30 breakpoint,
     /// 0x34 watchpoint.
-    public let exception: UInt32
+    package let exception: UInt32
     /// x86: the address of the trapping instruction. arm64: 0 (the kernel does not report it; read pc).
-    public let pc: UInt64
+    package let pc: UInt64
     /// x86: DR6 (bits 0–3: which of DR0–DR3 hit). arm64: the full syndrome (`hsr`, with `hsr_high`).
-    public let dr6: UInt64
+    package let dr6: UInt64
     /// arm64: FAR, the data address of a watchpoint hit. x86: DR7 at the exit.
-    public let address: UInt64
+    package let address: UInt64
 
-    public init(exception: UInt32, pc: UInt64, dr6: UInt64, address: UInt64 = 0) {
+    package init(exception: UInt32, pc: UInt64, dr6: UInt64, address: UInt64 = 0) {
         self.exception = exception
         self.pc = pc
         self.dr6 = dr6

@@ -8,13 +8,13 @@ import Glibc
 /// HLT exits, which an in-kernel local APIC swallows). All of these must come before the first KVM_CREATE_VCPU.
 extension VirtualMachine {
     /// `KVM_SET_IDENTITY_MAP_ADDR`: one page below 4 GiB for the EPT identity map Intel hosts use in real mode.
-    public func setIdentityMapAddress(_ address: UInt64) throws(KVMError) {
+    package func setIdentityMapAddress(_ address: UInt64) throws(KVMError) {
         var a = address
         try ioctls.call(.setIdentityMapAddr, CKVM_SET_IDENTITY_MAP_ADDR, &a)
     }
 
     /// `KVM_CREATE_IRQCHIP`: the in-kernel 8259 PICs, IOAPIC and a local APIC per vCPU.
-    public func createIRQChip() throws(KVMError) {
+    package func createIRQChip() throws(KVMError) {
         try ioctls.call(.createIRQChip, CKVM_CREATE_IRQCHIP, .value(0))
     }
 
@@ -23,7 +23,7 @@ extension VirtualMachine {
     /// stopped; re-injected, every tick missed meanwhile arrives back to back once it runs again, and a step with
     /// interrupts let through then runs the handler once per missed tick (seen in the nested rig, where a gdb round
     /// trip lasts a hundred ticks of a 1 kHz timer). QEMU keeps the stopped time from the PIT instead.
-    public func createPIT2() throws(KVMError) {
+    package func createPIT2() throws(KVMError) {
         var config = kvm_pit_config()
         config.flags = UInt32(CKVM_PIT_SPEAKER_DUMMY)
         try ioctls.call(.createPIT2, CKVM_CREATE_PIT2, &config)
@@ -32,7 +32,7 @@ extension VirtualMachine {
     }
 
     /// `KVM_IRQ_LINE`: drive an ISA interrupt line (PIC and IOAPIC input `irq`) to `level`.
-    public func setIRQLine(_ irq: UInt32, level: Bool) throws(KVMError) {
+    package func setIRQLine(_ irq: UInt32, level: Bool) throws(KVMError) {
         // struct kvm_irq_level { union { __u32 irq; __s32 status; }; __u32 level; }
         var line: (UInt32, UInt32) = (irq, level ? 1 : 0)
         try ioctls.call(.irqLine, CKVM_IRQ_LINE, &line, detail: "\(irq)")

@@ -5,22 +5,22 @@ import CKVM
 /// make them read-only (KVM_MEM_READONLY: only writes exit).
 extension VirtualMachine {
     /// `KVM_MEM_READONLY` (include/uapi/linux/kvm.h): the slot's pages read as RAM, writes exit as MMIO.
-    public static let readOnlySlotFlag: UInt32 = 1 << 1
+    package static let readOnlySlotFlag: UInt32 = 1 << 1
     /// `KVM_CAP_READONLY_MEM`.
     static let capReadOnlyMemory: Int32 = 31
 
     /// Whether this kernel offers KVM_MEM_READONLY slots.
-    public var offersReadOnlySlots: Bool { system.checkExtension(Self.capReadOnlyMemory) > 0 }
+    package var offersReadOnlySlots: Bool { system.checkExtension(Self.capReadOnlyMemory) > 0 }
 
     /// A slot id no other mapping uses.
-    public func newSlotID() -> UInt32 {
+    package func newSlotID() -> UInt32 {
         nextSlot += 1
         return nextSlot - 1
     }
 
     /// `KVM_SET_USER_MEMORY_REGION` on a given slot: `size` 0 deletes it (api.rst: a slot's size, address and
     /// flags other than dirty logging cannot change in place, so a changed slot is deleted, then created again).
-    public func setSlot(
+    package func setSlot(
         _ slot: UInt32, flags: UInt32, guestPhysical: UInt64, size: UInt64, host: UnsafeMutableRawPointer
     ) throws(KVMError) {
         var region = kvm_userspace_memory_region(

@@ -2,9 +2,9 @@ import CKVM
 import Glibc
 
 /// A VM file descriptor from `KVM_CREATE_VM`.
-public final class VirtualMachine: @unchecked Sendable {
+package final class VirtualMachine: @unchecked Sendable {
     package let fd: Int32
-    public let system: KVMSystem
+    package let system: KVMSystem
     let ioctls: IoctlFunnel
     /// The next memory slot id `mapMemory` or `newSlotID` hands out (VirtualMachine+Slots.swift).
     var nextSlot: UInt32 = 0
@@ -20,7 +20,7 @@ public final class VirtualMachine: @unchecked Sendable {
     /// `KVM_SET_USER_MEMORY_REGION`: back guest-physical `[guestPhysical, +size)` with host memory, in a new slot
     /// (returned).
     @discardableResult
-    public func mapMemory(guestPhysical: UInt64, size: Int, host: UnsafeMutableRawPointer) throws(KVMError) -> UInt32 {
+    package func mapMemory(guestPhysical: UInt64, size: Int, host: UnsafeMutableRawPointer) throws(KVMError) -> UInt32 {
         var region = kvm_userspace_memory_region(
             slot: nextSlot, flags: 0, guest_phys_addr: guestPhysical, memory_size: UInt64(size),
             userspace_addr: UInt64(UInt(bitPattern: host)))
@@ -33,13 +33,13 @@ public final class VirtualMachine: @unchecked Sendable {
 
     #if arch(x86_64)
     /// `KVM_SET_TSS_ADDR`: three pages below 4 GiB that Intel hosts need for real-mode emulation.
-    public func setTSSAddress(_ address: UInt64) throws(KVMError) {
+    package func setTSSAddress(_ address: UInt64) throws(KVMError) {
         try ioctls.call(.setTSSAddr, CKVM_SET_TSS_ADDR, .value(UInt(address)))
     }
     #endif
 
     /// `KVM_CREATE_VCPU`, and the mapping of its kvm_run page.
-    public func createVCPU(index: Int) throws(KVMError) -> VCPU {
+    package func createVCPU(index: Int) throws(KVMError) -> VCPU {
         let r = ioctls.perform(.createVCPU, CKVM_CREATE_VCPU, .value(UInt(index)))
         guard !r.failed else { throw KVMError(operation: "KVM_CREATE_VCPU", vcpu: index, errno: r.errno) }
         let vcpufd = r.value

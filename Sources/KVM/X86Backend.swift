@@ -8,30 +8,30 @@ import Registers
 /// The x86-64 backend: the private IDs of `X86RegisterSpace` resolve to offsets in the bulk structs
 /// (KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_FPU); MSRs go through KVM_GET_ONE_REG with the kernel's own IDs
 /// (Linux 6.18+), or KVM_GET_MSRS where the kernel refuses ONE_REG for them.
-public final class X86Backend: RegisterBackend {
-    public let table: RegisterTable
-    public let vcpu: VCPU
-    public var regs = kvm_regs()
-    public var sregs = kvm_sregs()
-    public var fpu = kvm_fpu()
-    public private(set) var msrs: [UInt32: UInt64] = [:]
+package final class X86Backend: RegisterBackend {
+    package let table: RegisterTable
+    package let vcpu: VCPU
+    package var regs = kvm_regs()
+    package var sregs = kvm_sregs()
+    package var fpu = kvm_fpu()
+    package private(set) var msrs: [UInt32: UInt64] = [:]
     /// MSRs gdb wrote since the last flush: only these go back, so a flush never replays a stale value of
     /// an MSR that KVM_SET_SREGS also sets (EFER, and the FS/GS bases).
     private var dirtyMSRs: Set<UInt32> = []
     /// Use kvm_run->s.regs for REGS and SREGS (KVM_CAP_SYNC_REGS).
-    public let syncRegs: Bool
+    package let syncRegs: Bool
     /// Serve the FPU group from KVM_GET_XSAVE/KVM_SET_XSAVE (KVM_CAP_XSAVE). KVM_SET_FPU writes the legacy
     /// FXSAVE area without setting XSTATE_BV's x87/SSE bits, so when the guest's state was in its init
     /// state, XRSTOR on entry ignores what was written: seen here (kvm_pvm) losing xmm writes in about one run
     /// in ten; QEMU avoids KVM_SET_FPU where XSAVE exists for the same reason.
-    public let useXSAVE: Bool
+    package let useXSAVE: Bool
     /// The whole XSAVE area as last fetched; the `fpu` cache is its legacy region in kvm_fpu's layout.
-    public var xsave = kvm_xsave()
+    package var xsave = kvm_xsave()
     /// nil until the first MSR access decides: true = ONE_REG works for MSRs here. false from the start where
     /// the kernel has no KVM_CAP_ONE_REG at all (x86 before Linux 6.18): no failing KVM_GET_ONE_REG is tried.
-    public private(set) var msrsThroughOneReg: Bool?
+    package private(set) var msrsThroughOneReg: Bool?
 
-    public init(
+    package init(
         vcpu: VCPU, table: RegisterTable = .x86_64, syncRegs: Bool, useXSAVE: Bool = true,
         xsaveLayout: RegisterTable.XSAVELayout? = nil, oneReg: Bool = true
     ) {
@@ -46,7 +46,7 @@ public final class X86Backend: RegisterBackend {
         }
     }
 
-    public var debugregs = kvm_debugregs()
+    package var debugregs = kvm_debugregs()
     /// XSTATE_BV bits of the components gdb wrote since the last flush (x87 and SSE are always set).
     private var xsaveComponentsWritten: UInt64 = 3
     private let xsaveLayout: RegisterTable.XSAVELayout?
@@ -56,7 +56,7 @@ public final class X86Backend: RegisterBackend {
         grouping: table.registers.filter { X86ID.space(of: $0.id) == .msr }, by: \.syncGroup
     ).mapValues { $0.map { X86ID.index(of: $0.id) } }
 
-    public func fetch(_ group: SyncGroup) throws(KVMError) {
+    package func fetch(_ group: SyncGroup) throws(KVMError) {
         switch group {
         case .x86Regs: try vcpu.getRegs(&regs)
         case .x86Sregs: try vcpu.getSregs(&sregs)
@@ -70,7 +70,7 @@ public final class X86Backend: RegisterBackend {
         }
     }
 
-    public func flush(_ group: SyncGroup) throws(KVMError) {
+    package func flush(_ group: SyncGroup) throws(KVMError) {
         switch group {
         case .x86Regs: try vcpu.setRegs(&regs)
         case .x86Sregs:
@@ -96,7 +96,9 @@ public final class X86Backend: RegisterBackend {
                 var v: UInt64 = 0
                 do {
                     if msrsThroughOneReg == true {
-                        try withUnsafeMutableBytes(of: &v) { (b) throws(KVMError) in try vcpu.getOneReg(X86ID.msr(msr).rawValue, into: b) }
+                        try withUnsafeMutableBytes(of: &v) { (b) throws(KVMError) in
+                            try vcpu.getOneReg(X86ID.msr(msr).rawValue, into: b)
+                        }
                     } else {
                         v = try vcpu.getMSRs([msr])[0]
                     }
@@ -111,12 +113,14 @@ public final class X86Backend: RegisterBackend {
             do {
                 for msr in msrIndices {
                     var v: UInt64 = 0
-                    try withUnsafeMutableBytes(of: &v) { (b) throws(KVMError) in try vcpu.getOneReg(X86ID.msr(msr).rawValue, into: b) }
+                    try withUnsafeMutableBytes(of: &v) { (b) throws(KVMError) in
+                        try vcpu.getOneReg(X86ID.msr(msr).rawValue, into: b)
+                    }
                     msrs[msr] = v
                 }
                 msrsThroughOneReg = true
                 return
-            } catch where msrsThroughOneReg == nil && [EINVAL, ENOENT, ENOTTY].contains(error.errno) {
+            } catch  where msrsThroughOneReg == nil && [EINVAL, ENOENT, ENOTTY].contains(error.errno) {
                 msrsThroughOneReg = false  // a kernel before 6.18: fall back for good
             }
         }
@@ -129,7 +133,9 @@ public final class X86Backend: RegisterBackend {
         if msrsThroughOneReg == true {
             for msr in written {
                 var v = msrs[msr] ?? 0
-                try withUnsafeBytes(of: &v) { (b) throws(KVMError) in try vcpu.setOneReg(X86ID.msr(msr).rawValue, from: b) }
+                try withUnsafeBytes(of: &v) { (b) throws(KVMError) in
+                    try vcpu.setOneReg(X86ID.msr(msr).rawValue, from: b)
+                }
             }
         } else if !written.isEmpty {
             try vcpu.setMSRs(written, values: written.map { msrs[$0] ?? 0 })
@@ -151,7 +157,7 @@ public final class X86Backend: RegisterBackend {
         }
     }
 
-    public func kernelValue(of register: RegisterDescriptor) -> [UInt8]? {
+    package func kernelValue(of register: RegisterDescriptor) -> [UInt8]? {
         let id = register.id
         let index = Int(X86ID.index(of: id))
         let size = id.byteSize
@@ -168,7 +174,7 @@ public final class X86Backend: RegisterBackend {
         }
     }
 
-    public func setKernelValue(_ bytes: [UInt8], of register: RegisterDescriptor) {
+    package func setKernelValue(_ bytes: [UInt8], of register: RegisterDescriptor) {
         let id = register.id
         let index = Int(X86ID.index(of: id))
         switch X86ID.space(of: id) {
@@ -216,7 +222,9 @@ public final class X86Backend: RegisterBackend {
     private func fpuFromXSAVE() {
         withUnsafeBytes(of: &xsave) { x in
             withUnsafeMutableBytes(of: &fpu) { f in
-                for (fo, xo, n) in Self.fxsaveLayout { f.baseAddress!.advanced(by: fo).copyMemory(from: x.baseAddress! + xo, byteCount: n) }
+                for (fo, xo, n) in Self.fxsaveLayout {
+                    f.baseAddress!.advanced(by: fo).copyMemory(from: x.baseAddress! + xo, byteCount: n)
+                }
             }
         }
     }
@@ -224,7 +232,9 @@ public final class X86Backend: RegisterBackend {
     private func fpuIntoXSAVE() {
         withUnsafeMutableBytes(of: &xsave) { x in
             withUnsafeBytes(of: &fpu) { f in
-                for (fo, xo, n) in Self.fxsaveLayout { x.baseAddress!.advanced(by: xo).copyMemory(from: f.baseAddress! + fo, byteCount: n) }
+                for (fo, xo, n) in Self.fxsaveLayout {
+                    x.baseAddress!.advanced(by: xo).copyMemory(from: f.baseAddress! + fo, byteCount: n)
+                }
             }
             // XSTATE_BV (offset 512): x87, SSE and whatever gdb wrote now hold real values, so XRSTOR must load
             // them (KVM_GET_XSAVE filled components in their init state with init values, so this is exact).
@@ -258,7 +268,7 @@ public final class X86Backend: RegisterBackend {
         return tag
     }
 
-    public func prepareRun(dirty: SyncGroup) -> SyncGroup {
+    package func prepareRun(dirty: SyncGroup) -> SyncGroup {
         guard syncRegs else { return [] }
         var handed: SyncGroup = []
         var bits: UInt64 = 0
@@ -277,7 +287,7 @@ public final class X86Backend: RegisterBackend {
         return handed
     }
 
-    public func finishRun() -> SyncGroup {
+    package func finishRun() -> SyncGroup {
         guard syncRegs else { return [] }
         regs = ckvm_run_sync_regs(vcpu.runPage).pointee
         sregs = ckvm_run_sync_sregs(vcpu.runPage).pointee

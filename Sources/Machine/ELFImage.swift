@@ -1,21 +1,23 @@
 /// An ELF64 x86-64 executable, parsed enough to load it: the entry point and the PT_LOAD segments.
 /// Every field is bounds-checked; a bad file is a `LoadError` whose description is one line for stderr.
-public struct ELFImage: Sendable {
-    public struct Segment: Sendable {
-        public let physicalAddress: UInt64
-        public let fileOffset: Int
-        public let fileSize: Int
-        public let memorySize: Int
+package struct ELFImage: Sendable {
+    package struct Segment: Sendable {
+        package let physicalAddress: UInt64
+        package let fileOffset: Int
+        package let fileSize: Int
+        package let memorySize: Int
     }
 
-    public let entry: UInt64
-    public let segments: [Segment]
-    public let bytes: [UInt8]
+    package let entry: UInt64
+    package let segments: [Segment]
+    package let bytes: [UInt8]
     /// Symbols from .symtab (name → value), for entries such as the secondary-vCPU entry point.
-    public let symbols: [String: UInt64]
+    package let symbols: [String: UInt64]
 
-    public init(bytes: [UInt8], name: String = "image") throws(LoadError) {
-        func u16(_ o: Int) -> UInt16? { o >= 0 && o + 2 <= bytes.count ? UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8 : nil }
+    package init(bytes: [UInt8], name: String = "image") throws(LoadError) {
+        func u16(_ o: Int) -> UInt16? {
+            o >= 0 && o + 2 <= bytes.count ? UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8 : nil
+        }
         func u32(_ o: Int) -> UInt32? {
             guard o >= 0, o + 4 <= bytes.count else { return nil }
             return (0..<4).reduce(0) { $0 | UInt32(bytes[o + $1]) << (8 * $1) }
@@ -29,7 +31,9 @@ public struct ELFImage: Sendable {
         }
         guard bytes[4] == 2, bytes[5] == 1 else { throw LoadError("\(name) is not a 64-bit little-endian ELF file") }
         guard u16(18) == 62 else { throw LoadError("\(name) is not an x86-64 ELF file (e_machine \(u16(18) ?? 0))") }
-        guard u16(16) == 2 else { throw LoadError("\(name) is not an ELF executable (e_type \(u16(16) ?? 0); want ET_EXEC)") }
+        guard u16(16) == 2 else {
+            throw LoadError("\(name) is not an ELF executable (e_type \(u16(16) ?? 0); want ET_EXEC)")
+        }
         guard let entry = u64(24), let phoff = u64(32), let phentsize = u16(54), let phnum = u16(56),
             phentsize >= 56, phoff < UInt64(bytes.count)
         else { throw LoadError("\(name) has a malformed ELF header") }
@@ -56,7 +60,9 @@ public struct ELFImage: Sendable {
     private static func readSymbols(
         _ bytes: [UInt8], u16: (Int) -> UInt16?, u32: (Int) -> UInt32?, u64: (Int) -> UInt64?
     ) -> [String: UInt64] {
-        guard let shoff = u64(40), let shentsize = u16(58), let shnum = u16(60), shentsize >= 64, shoff > 0 else { return [:] }
+        guard let shoff = u64(40), let shentsize = u16(58), let shnum = u16(60), shentsize >= 64, shoff > 0 else {
+            return [:]
+        }
         var result: [String: UInt64] = [:]
         for i in 0..<Int(shnum) {
             let o = Int(shoff) + i * Int(shentsize)
@@ -81,7 +87,7 @@ public struct ELFImage: Sendable {
 }
 
 /// A problem with what the user asked to load: one line on stderr, exit status 1.
-public struct LoadError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct LoadError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -17,26 +17,36 @@ extension Machine {
         let version = u16(0x206)
         guard version >= 0x20c else {
             throw LoadError(
-                "\(name): boot protocol \(version >> 8).\(String(version & 0xff, radix: 16)) is too old; the 64-bit entry needs 2.12 or later")
+                "\(name): boot protocol \(version >> 8).\(String(version & 0xff, radix: 16)) is too old; the 64-bit entry needs 2.12 or later"
+            )
         }
         let loadflags = u8(0x211)
-        guard loadflags & 0x01 != 0 else { throw LoadError("\(name) is a zImage (loaded low); only bzImage is supported") }
+        guard loadflags & 0x01 != 0 else {
+            throw LoadError("\(name) is a zImage (loaded low); only bzImage is supported")
+        }
         let xloadflags = u16(0x236)
-        guard xloadflags & 0x01 != 0 else { throw LoadError("\(name) has no 64-bit entry point (XLF_KERNEL_64 clear in xloadflags)") }
+        guard xloadflags & 0x01 != 0 else {
+            throw LoadError("\(name) has no 64-bit entry point (XLF_KERNEL_64 clear in xloadflags)")
+        }
         let setupSects = u8(0x1f1) == 0 ? 4 : Int(u8(0x1f1))
         let kernelOffset = (setupSects + 1) * 512
-        guard kernelOffset < bytes.count else { throw LoadError("\(name): setup_sects \(setupSects) points past the end of the file") }
+        guard kernelOffset < bytes.count else {
+            throw LoadError("\(name): setup_sects \(setupSects) points past the end of the file")
+        }
         let loadAddress = u64(0x258)  // pref_address
         let initSize = UInt64(u32(0x260))
         let kernelSize = bytes.count - kernelOffset
         let kernelEnd = loadAddress + max(initSize, UInt64(kernelSize))
-        guard loadAddress >= LinuxBoot.highRAMStart, memory.contains(loadAddress, count: Int(kernelEnd - loadAddress)) else {
+        guard loadAddress >= LinuxBoot.highRAMStart, memory.contains(loadAddress, count: Int(kernelEnd - loadAddress))
+        else {
             throw LoadError(
-                "\(name) needs RAM from \(hexString(loadAddress)) to \(hexString(kernelEnd)) (init_size); guest RAM is \(memory.size >> 20) MiB: give more --memory")
+                "\(name) needs RAM from \(hexString(loadAddress)) to \(hexString(kernelEnd)) (init_size); guest RAM is \(memory.size >> 20) MiB: give more --memory"
+            )
         }
         let cmdlineSize = Int(u32(0x238))
         guard commandLine.utf8.count < cmdlineSize else {
-            throw LoadError("the command line is \(commandLine.utf8.count) bytes; \(name) takes at most \(cmdlineSize - 1)")
+            throw LoadError(
+                "the command line is \(commandLine.utf8.count) bytes; \(name) takes at most \(cmdlineSize - 1)")
         }
         copyIn(loadAddress, bytes, from: kernelOffset, count: kernelSize)
         linuxTextLinkAddress = LinuxKASLR.kernelMapStart + loadAddress  // vmlinux is linked at __START_KERNEL_map + its physical start
@@ -72,13 +82,14 @@ extension Machine {
 
         let entry = loadAddress + 0x200
         let ctx = contexts[0]
-        try X86Boot.enterLongMode(ctx.backend, registers: ctx.registers, entry: entry, stack: 0x9_0000)
+        try X86Boot.enterLongMode(ctx.x86, registers: ctx.registers, entry: entry, stack: 0x9_0000)
         try ctx.registers.ensure([.x86Regs])
-        ctx.backend.regs.rsi = zp
+        ctx.x86.regs.rsi = zp
         ctx.registers.markDirty([.x86Regs])
         try ctx.registers.flushNow()
         return LinuxBootSummary(
             description:
-                "bzImage boot of \(name) (protocol \(version >> 8).\(String(version & 0xff, radix: 16))): kernel at \(hexString(loadAddress)), 64-bit entry \(hexString(entry)), zero page at \(hexString(zp))\(initrdNote), \(memory.size >> 20) MiB RAM, command line \"\(commandLine)\"")
+                "bzImage boot of \(name) (protocol \(version >> 8).\(String(version & 0xff, radix: 16))): kernel at \(hexString(loadAddress)), 64-bit entry \(hexString(entry)), zero page at \(hexString(zp))\(initrdNote), \(memory.size >> 20) MiB RAM, command line \"\(commandLine)\""
+        )
     }
 }

@@ -3,7 +3,7 @@ import Registers
 
 /// The PVH entry (what Firecracker and Cloud Hypervisor boot): the ELF vmlinux's note XEN_ELFNOTE_PHYS32_ENTRY
 /// (owner "Xen", type 18) gives a 32-bit physical entry point, entered in flat 32-bit protected mode with paging
-/// off and ebx = the guest-physical address of a `struct hvm_start_info` (xen/include/public/arch-x86/hvm/start_info.h).
+/// off and ebx = the guest-physical address of a `struct hvm_start_info` (xen/include/package/arch-x86/hvm/start_info.h).
 extension LinuxBoot {
     static let xenPhys32EntryNote: UInt32 = 18
     static let hvmStartMagic: UInt32 = 0x336e_c578
@@ -11,11 +11,15 @@ extension LinuxBoot {
     /// The PVH entry point from an ELF64 image's PT_NOTE segments, or nil.
     static func pvhEntry(_ bytes: [UInt8]) -> UInt64? {
         func u16(_ o: Int) -> Int? { o >= 0 && o + 2 <= bytes.count ? Int(bytes[o]) | Int(bytes[o + 1]) << 8 : nil }
-        func u32(_ o: Int) -> Int? { o >= 0 && o + 4 <= bytes.count ? (0..<4).reduce(0) { $0 | Int(bytes[o + $1]) << (8 * $1) } : nil }
+        func u32(_ o: Int) -> Int? {
+            o >= 0 && o + 4 <= bytes.count ? (0..<4).reduce(0) { $0 | Int(bytes[o + $1]) << (8 * $1) } : nil
+        }
         func u64(_ o: Int) -> UInt64? {
             o >= 0 && o + 8 <= bytes.count ? (0..<8).reduce(0) { $0 | UInt64(bytes[o + $1]) << (8 * $1) } : nil
         }
-        guard let phoff = u64(32), phoff < UInt64(bytes.count), let phentsize = u16(54), let phnum = u16(56) else { return nil }
+        guard let phoff = u64(32), phoff < UInt64(bytes.count), let phentsize = u16(54), let phnum = u16(56) else {
+            return nil
+        }
         for i in 0..<phnum {
             let ph = Int(phoff) + i * phentsize
             guard u32(ph) == 4, let off = u64(ph + 8), let size = u64(ph + 32), off < UInt64(bytes.count),
@@ -28,7 +32,9 @@ extension LinuxBoot {
                 let name = n + 12
                 let desc = name + (namesz + 3) & ~3
                 let owner = bytes[name..<min(name + namesz, bytes.count)].prefix { $0 != 0 }
-                if Array(owner) == Array("Xen".utf8), UInt32(type) == xenPhys32EntryNote, descsz >= 4, let entry = u32(desc) {
+                if Array(owner) == Array("Xen".utf8), UInt32(type) == xenPhys32EntryNote, descsz >= 4,
+                    let entry = u32(desc)
+                {
                     return UInt64(entry)
                 }
                 n = desc + (descsz + 3) & ~3
@@ -43,7 +49,8 @@ extension Machine {
         let image = try ELFImage(bytes: kernel, name: name)
         guard let entry = LinuxBoot.pvhEntry(kernel) else {
             throw LoadError(
-                "\(name) is an ELF file without a PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): a vmlinux built with CONFIG_PVH=y is needed, or pass the bzImage")
+                "\(name) is an ELF file without a PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): a vmlinux built with CONFIG_PVH=y is needed, or pass the bzImage"
+            )
         }
         let kernelEnd = try copySegments(image, name: name)
         // The text segment is linked at __START_KERNEL_map + its physical address (the first and lowest PT_LOAD).
@@ -57,7 +64,8 @@ extension Machine {
         var modules: UInt32 = 0
         var initrdNote = ""
         if let initrd, !initrd.isEmpty {
-            let at = try LinuxBoot.initrdAddress(size: initrd.count, memorySize: memory.size, limit: 1 << 32, kernelEnd: kernelEnd)
+            let at = try LinuxBoot.initrdAddress(
+                size: initrd.count, memorySize: memory.size, limit: 1 << 32, kernelEnd: kernelEnd)
             copyIn(at, initrd)
             // struct hvm_modlist_entry: paddr, size, cmdline_paddr, reserved.
             memory.writeUInt64(modlist, at)
@@ -94,10 +102,11 @@ extension Machine {
         memory.writeUInt64(LinuxBoot.gdt32Address + 16, 0x00cf_9300_0000_ffff)
         memory.writeUInt64(LinuxBoot.gdt32Address + 24, 0x0000_8b00_0000_0067)
         try X86Boot.enterProtectedMode32(
-            contexts[0].backend, registers: contexts[0].registers, entry: entry, gdt: LinuxBoot.gdt32Address, ebx: info)
+            contexts[0].x86, registers: contexts[0].registers, entry: entry, gdt: LinuxBoot.gdt32Address, ebx: info)
         return LinuxBootSummary(
             description:
-                "PVH boot of \(name): entry \(hexString(entry)) (32-bit, paging off), hvm_start_info at \(hexString(info)), kernel up to \(hexString(kernelEnd))\(initrdNote), \(memory.size >> 20) MiB RAM, command line \"\(commandLine)\"")
+                "PVH boot of \(name): entry \(hexString(entry)) (32-bit, paging off), hvm_start_info at \(hexString(info)), kernel up to \(hexString(kernelEnd))\(initrdNote), \(memory.size >> 20) MiB RAM, command line \"\(commandLine)\""
+        )
     }
 }
 

@@ -10,10 +10,10 @@ import Registers
 ///   0x7000 hvm_start_info, its module list and memory map (PVH) — or the zero page (bzImage)
 ///   0x20000 the command line        0x1000000 the kernel (its preferred address)   the initrd at the top of RAM
 ///   0xf0000 the MP floating pointer, 0xf0040 the ACPI RSDP/XSDT/MADT, 0xf1000 the MP configuration table
-public enum LinuxBoot {
+package enum LinuxBoot {
     /// `nokaslr`: gdb's symbols (vmlinux, System.map) hold link-time addresses, which match only when the
     /// kernel does not randomise its base; with KASLR on, every address is off by a random slide.
-    public static let defaultCommandLine = "console=ttyS0 nokaslr"
+    package static let defaultCommandLine = "console=ttyS0 nokaslr"
 
     static let tssAddress: UInt64 = 0xfffb_d000  // Machine.init sets it (three pages)
     static let identityMapAddress: UInt64 = 0xfffb_c000  // the page below the TSS
@@ -42,30 +42,35 @@ public enum LinuxBoot {
     }
 
     /// Where an initrd of `size` bytes goes: page-aligned at the top of RAM (and below `limit`), above `kernelEnd`.
-    static func initrdAddress(size: Int, memorySize: Int, limit: UInt64, kernelEnd: UInt64) throws(LoadError) -> UInt64 {
+    static func initrdAddress(size: Int, memorySize: Int, limit: UInt64, kernelEnd: UInt64) throws(LoadError) -> UInt64
+    {
         let top = min(UInt64(memorySize), limit)
         guard UInt64(size) < top, (top - UInt64(size)) & ~0xfff >= kernelEnd else {
             throw LoadError(
-                "the initrd (\(size >> 10) KiB) does not fit in guest RAM above the kernel (ends at 0x\(String(kernelEnd, radix: 16))): give more --memory")
+                "the initrd (\(size >> 10) KiB) does not fit in guest RAM above the kernel (ends at 0x\(String(kernelEnd, radix: 16))): give more --memory"
+            )
         }
         return (top - UInt64(size)) & ~0xfff
     }
 }
 
 /// What a Linux load did, for one line on stderr.
-public struct LinuxBootSummary: Sendable, CustomStringConvertible {
-    public let description: String
+package struct LinuxBootSummary: Sendable, CustomStringConvertible {
+    package let description: String
 }
 
 extension Machine {
     /// Load a Linux kernel (ELF vmlinux with a PVH note, or a bzImage), its initrd and command line, and set
     /// vCPU 0 at its entry. Needs `linuxPlatform` in the configuration. The other vCPUs stay where KVM puts an
     /// application processor with an in-kernel LAPIC: waiting for INIT/SIPI.
-    public func loadLinux(kernel: [UInt8], name: String, initrd: [UInt8]?, commandLine: String) throws -> LinuxBootSummary {
+    package func loadLinux(kernel: [UInt8], name: String, initrd: [UInt8]?, commandLine: String) throws
+        -> LinuxBootSummary
+    {
         guard configuration.linuxPlatform else { throw LoadError("loadLinux needs MachineConfiguration.linuxPlatform") }
         let commandLine = commandLineForThisHost(commandLine)  // LinuxBoot+Emulator.swift
         guard commandLine.utf8.count < LinuxBoot.commandLineMax else {
-            throw LoadError("the command line is \(commandLine.utf8.count) bytes; at most \(LinuxBoot.commandLineMax - 1)")
+            throw LoadError(
+                "the command line is \(commandLine.utf8.count) bytes; at most \(LinuxBoot.commandLineMax - 1)")
         }
         memory.write(LinuxBoot.commandLineAddress, Array(commandLine.utf8) + [0])
         try writeFirmwareTables()
@@ -80,7 +85,8 @@ extension Machine {
     func writeFirmwareTables() throws(LoadError) {
         guard contexts.count <= 254 else {
             throw LoadError(
-                "\(contexts.count) vCPUs: the MP table and the MADT describe at most 254 (8-bit APIC ids, one for the IOAPIC)")
+                "\(contexts.count) vCPUs: the MP table and the MADT describe at most 254 (8-bit APIC ids, one for the IOAPIC)"
+            )
         }
         let mp = LinuxBoot.mpTable(cpus: contexts.count)
         memory.write(LinuxBoot.mpFloatingPointerAddress, mp.floatingPointer)
@@ -92,9 +98,11 @@ extension Machine {
     func copySegments(_ image: ELFImage, name: String) throws(LoadError) -> UInt64 {
         var end: UInt64 = 0
         for s in image.segments {
-            guard s.physicalAddress >= LinuxBoot.highRAMStart, memory.contains(s.physicalAddress, count: s.memorySize) else {
+            guard s.physicalAddress >= LinuxBoot.highRAMStart, memory.contains(s.physicalAddress, count: s.memorySize)
+            else {
                 throw LoadError(
-                    "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) (+\(s.memorySize) bytes) lies outside guest RAM above 1 MiB (\(memory.size >> 20) MiB): give more --memory")
+                    "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) (+\(s.memorySize) bytes) lies outside guest RAM above 1 MiB (\(memory.size >> 20) MiB): give more --memory"
+                )
             }
             copyIn(s.physicalAddress, image.bytes, from: s.fileOffset, count: s.fileSize)  // RAM starts zeroed
             end = max(end, s.physicalAddress + UInt64(s.memorySize))

@@ -4,22 +4,22 @@ import KVM
 import Registers
 
 extension Machine {
-    public var threadIDs: [Int] { contexts.indices.map { $0 + 1 } }
+    package var threadIDs: [Int] { contexts.indices.map { $0 + 1 } }
 
-    public var stopNotificationFD: Int32 { notifier.fd }
+    package var stopNotificationFD: Int32 { notifier.fd }
 
     /// The session prints a `.failed` error's message on stderr with its reply (one line, not two).
     private func targetError(_ error: KVMError) -> TargetError { .failed("\(error)") }
 
     // MARK: Registers
 
-    public func readRegister(_ regnum: Int, thread: Int) throws(TargetError) -> [UInt8]? {
+    package func readRegister(_ regnum: Int, thread: Int) throws(TargetError) -> [UInt8]? {
         let ctx = try context(thread)
         guard registerTable[regnum] != nil else { throw .invalidArgument("no register \(regnum)") }
         do { return try ctx.registers.read(regnum) } catch { throw targetError(error) }
     }
 
-    public func writeRegister(_ regnum: Int, value: [UInt8], thread: Int) throws(TargetError) {
+    package func writeRegister(_ regnum: Int, value: [UInt8], thread: Int) throws(TargetError) {
         let ctx = try context(thread)
         guard let reg = registerTable[regnum] else { throw .invalidArgument("no register \(regnum)") }
         guard value.count == reg.byteSize else { throw .invalidArgument("\(reg.name) is \(reg.byteSize) bytes") }
@@ -31,14 +31,14 @@ extension Machine {
         if reg.syncGroup == .x86MSRs || reg.syncGroup == .x86MSRList {
             do { try ctx.registers.flush(reg.syncGroup) } catch { throw targetError(error) }
         }
-        if reg.syncGroup == .x86Sregs || reg.syncGroup == .x86MSRs {
+        if architecture.translationGroups.contains(reg.syncGroup) {
             ctx.translations.removeAll()  // cr0/cr3/cr4 or EFER change the walk
         }
     }
 
     // MARK: Memory
 
-    public func readMemory(at address: UInt64, count: Int, thread: Int) throws(TargetError) -> [UInt8] {
+    package func readMemory(at address: UInt64, count: Int, thread: Int) throws(TargetError) -> [UInt8] {
         let ctx = try context(thread)
         var out: [UInt8] = []
         out.reserveCapacity(count)
@@ -53,8 +53,8 @@ extension Machine {
             if !breakpoints.patches.isEmpty {
                 for i in 0..<chunk {
                     // Only while the trap is still there: a guest that copied code over it shows what it wrote.
-                    if let patch = breakpoints.patch(atPhysical: pa + UInt64(i)), out[start + i] == patch.trap {
-                        out[start + i] = patch.original
+                    if let (patch, offset) = breakpoints.patch(covering: pa + UInt64(i)), trapIntact(patch) {
+                        out[start + i] = patch.original[offset]
                     }
                 }
             }
@@ -67,7 +67,7 @@ extension Machine {
         return out
     }
 
-    public func writeMemory(at address: UInt64, bytes: [UInt8], thread: Int) throws(TargetError) {
+    package func writeMemory(at address: UInt64, bytes: [UInt8], thread: Int) throws(TargetError) {
         let ctx = try context(thread)
         // Translate every page first: a write is all or nothing.
         var pieces: [(physical: UInt64, range: Range<Int>)] = []
@@ -84,79 +84,12 @@ extension Machine {
         for (pa, range) in pieces {
             for (i, b) in bytes[range].enumerated() {
                 let p = pa + UInt64(i)
-                if let patch = breakpoints.patch(atPhysical: p), memory.read(p, count: 1)?.first == patch.trap {
-                    breakpoints.updateOriginal(physical: p, to: b)  // the trap stays in memory
+                if let (patch, offset) = breakpoints.patch(covering: p), trapIntact(patch) {
+                    breakpoints.updateOriginal(patch, offset: offset, to: b)  // the trap stays in memory
                 } else {
                     memory.write(p, CollectionOfOne(b))
                 }
             }
-        }
-    }
-
-    // MARK: Breakpoints
-
-    /// Read watchpoints too: page protection serves what the debug registers cannot (PageWatchpoints.swift).
-    public var supportedBreakpointKinds: Set<BreakpointKind> {
-        [.software, .hardware, .writeWatchpoint, .readWatchpoint, .accessWatchpoint]
-    }
-
-    public func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
-        switch kind {
-        case .software:
-            if breakpoints.software[address] != nil { return }
-            if strategy == .hardwareThenHalt, let slot = breakpoints.freeSlot() {
-                breakpoints.addSoftwareSlot(slot, virtual: address)
-                return
-            }
-            if strategy == .hardwareThenHalt && configuration.hasInKernelIRQChip {
-                // An in-kernel LAPIC keeps HLT inside KVM: a HLT patch would never reach us.
-                throw .noSpace(
-                    "all four debug registers are in use, and HLT patches cannot work with an in-kernel interrupt controller"
-                )
-            }
-            let ctx = try context(1)
-            guard let pa = translate(ctx, address), let original = memory.read(pa, count: 1)?.first else {
-                throw .badAddress(address)
-            }
-            if breakpoints.patch(atPhysical: pa) != nil {  // the same bytes through another mapping
-                breakpoints.addAlias(virtual: address, physical: pa)
-                return
-            }
-            let trap: UInt8 = strategy == .int3 ? 0xCC : 0xF4
-            memory.write(pa, CollectionOfOne(trap))
-            breakpoints.addPatch(virtual: address, physical: pa, original: original, trap: trap)
-        case .hardware:
-            guard let slot = breakpoints.freeSlot() else { throw .noSpace("all four debug registers are in use") }
-            breakpoints.addSlot(slot, .init(address: address, kind: .hardware, length: 1))
-        case .writeWatchpoint, .readWatchpoint, .accessWatchpoint:
-            try insertWatchpoint(kind, at: address, length: length)  // PageWatchpoints.swift chooses the strategy
-        }
-    }
-
-    /// Watchpoints served by single-stepping have no hardware slot to run out of; each one is read after every
-    /// step, so they are bounded all the same.
-    static let steppedWatchCapacity = 16
-
-    /// lldb's `qWatchpointSupportInfo`: page protection bounds watchpoints only by the kernel's memory slots
-    /// (each watched page splits RAM's slot: at most two more slots a page, two pages a watchpoint), plus the four
-    /// debug registers where data breakpoints fire.
-    public var watchpointCapacity: Int? {
-        (watchpointStrategy == .debugRegisters ? 4 : 0) + Int(pageWatchSlotLimit - 1) / 4
-    }
-
-    public func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
-        switch kind {
-        case .software:
-            guard let (_, patch) = breakpoints.removeSoftware(virtual: address) else { return }
-            // Put the original back only over our trap: if the guest has written there since (code it copied
-            // or generated), its bytes are the ones that count, and the saved byte is stale.
-            if let patch, memory.read(patch.physical, count: 1)?.first == patch.trap {
-                memory.write(patch.physical, CollectionOfOne(patch.original))
-            }
-        case .writeWatchpoint, .readWatchpoint, .accessWatchpoint:
-            try removeWatchpoint(kind, at: address, length: length)
-        case .hardware:
-            _ = breakpoints.removeSlot(kind: kind, address: address, length: 1)
         }
     }
 
@@ -178,13 +111,13 @@ extension Machine {
         }
         if breakpoints.usesSlots {
             control.insert(.useHardwareBreakpoints)
-            regs = breakpoints.debugRegisters
+            regs = architecture.guestDebugWords(breakpoints.slots)
         }
-        if breakpoints.usesInt3 { control.insert(.useSoftwareBreakpoints) }
+        if breakpoints.usesPatches(of: architecture.breakpointInstruction) { control.insert(.useSoftwareBreakpoints) }
         return GuestDebugState(control: control, arch: regs)
     }
 
-    public func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult
+    package func resume(_ actions: [Int: ResumeAction], otherThreads: ResumeAction?) throws(TargetError) -> ResumeResult
     {
         for t in actions.keys { _ = try context(t) }
         let watches = breakpoints.steppedWatches.map { (address: $0.key, length: $0.value) } + fallbackSteppedWatches
@@ -223,7 +156,7 @@ extension Machine {
         return .running
     }
 
-    public func takeStop() -> StopEvent? {
+    package func takeStop() -> StopEvent? {
         notifier.drain()
         let stop: StopEvent? = control.withLock { s in
             guard let stop = s.pendingStop else { return nil }
@@ -236,7 +169,7 @@ extension Machine {
         return stop
     }
 
-    public func interrupt() {
+    package func interrupt() {
         control.withLock { s in
             guard s.runningCount > 0 else { return }
             if s.timeline.recording && s.timeline.interrupted == 0 { s.timeline.interrupted = ResumeTimeline.now() }
@@ -244,7 +177,7 @@ extension Machine {
         }
     }
 
-    public func attach() -> StopEvent {
+    package func attach() -> StopEvent {
         control.lock()
         control.state.debuggerAttached = true
         control.state.timeline.reset()
@@ -265,7 +198,7 @@ extension Machine {
         return stop
     }
 
-    public func detach() {
+    package func detach() {
         interruptFD = nil  // from here the guest runs on its own threads, not the session's
         let lastStop = control.withLock { s in
             s.debuggerAttached = false
@@ -278,27 +211,28 @@ extension Machine {
 
     /// lldb's `D1`: nothing runs until the next debugger attaches (and its `attach()` finds every vCPU stopped, the
     /// last stop still the one `?` reports).
-    public var canDetachStayingStopped: Bool { true }
+    package var canDetachStayingStopped: Bool { true }
 
-    public func detachStayingStopped() {
+    package func detachStayingStopped() {
         interruptFD = nil
         control.withLock { $0.debuggerAttached = false }
     }
 
-    public func kill() {
+    package func kill() {
         interruptFD = nil
         control.withLock { $0.debuggerAttached = false }
         stopAll()
     }
 
-    public func watchForInterrupts(on fd: Int32?) { interruptFD = fd }
+    package func watchForInterrupts(on fd: Int32?) { interruptFD = fd }
 
     /// `vCont;r` runs here (Machine+RangeStep.swift).
-    public var supportsRangeStepping: Bool { true }
+    package var supportsRangeStepping: Bool { true }
 
-    public func threadExtraInfo(_ thread: Int) -> String? {
+    package func threadExtraInfo(_ thread: Int) -> String? {
         guard let ctx = try? context(thread) else { return nil }
         let v = control.withLock { $0.vcpus[ctx.vcpu.index] }
-        return "vCPU \(ctx.vcpu.index), \(v.running ? "running" : v.halted ? "halted" : "stopped"), last exit \(v.lastExit)"
+        return
+            "vCPU \(ctx.vcpu.index), \(v.running ? "running" : v.halted ? "halted" : "stopped"), last exit \(v.lastExit)"
     }
 }

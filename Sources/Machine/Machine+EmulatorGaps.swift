@@ -23,26 +23,26 @@ extension Machine {
     }
 
     func finishWhatTheEmulatorCouldNot(_ ctx: VCPUContext) throws -> FinishedInstruction? {
-        let rip = try ripOf(ctx)
+        let rip = try pc(ctx)
         guard let phys = translate(ctx, rip), let byte = memory.read(phys, count: 1)?.first else { return nil }
         switch byte {
-        case 0xCC:
-            if let patch = breakpoints.patch(atPhysical: phys), patch.trap == 0xCC {
+        case X86Instruction.int3:
+            if let patch = breakpoints.patch(atPhysical: phys), patch.trap == [X86Instruction.int3] {
                 try dropQueuedUD(ctx)
                 ctx.lastExit = "INTERNAL_ERROR (int3: breakpoint)"
                 return FinishedInstruction(stop: .softwareBreakpoint)
             }
-            try skipAndInject(ctx, rip: rip, length: 1, vector: 3)
+            try skipAndInject(ctx, rip: rip, length: 1, vector: UInt8(X86Vector.breakpoint))
             ctx.lastExit = "INTERNAL_ERROR (int3: #BP given to the guest)"
-        case 0x9B:
+        case X86Instruction.fwait:
             guard let fstat = registerTable.register(named: "fstat") else { return nil }  // no x87 state offered
             let fsw = try ctx.registers.read(fstat.regnum) ?? []
             try ctx.registers.ensure(.x86Sregs)
             // ES: an unmasked x87 exception waits for the next FWAIT; with CR0.NE it is #MF (without, the CPU
             // signals FERR# to an interrupt controller instead, which this machine does not model).
-            let pending = (fsw.first ?? 0) & 0x80 != 0 && ctx.backend.sregs.cr0 & 0x20 != 0
+            let pending = (fsw.first ?? 0) & 0x80 != 0 && ctx.x86.sregs.cr0 & 0x20 != 0
             if pending {
-                try skipAndInject(ctx, rip: rip, length: 0, vector: 16)
+                try skipAndInject(ctx, rip: rip, length: 0, vector: X86Vector.x87FloatingPoint)
                 ctx.lastExit = "INTERNAL_ERROR (fwait: #MF given to the guest)"
             } else {
                 try dropQueuedUD(ctx)
@@ -60,9 +60,11 @@ extension Machine {
     /// KVM_RUN would deliver it. Where kvmstub takes the instruction over, that #UD must go. (kvm_pvm queues none:
     /// the start-up probe says so, and then this costs nothing.)
     private func dropQueuedUD(_ ctx: VCPUContext) throws {
-        guard emulationFailureQueuesUD else { return }
+        guard host.queuesUDOnEmulationFailure else { return }
         var events = try ctx.vcpu.getEvents()
-        guard events.exception.nr == 6, events.exception.pending != 0 || events.exception.injected != 0 else { return }
+        guard events.exception.nr == X86Vector.invalidOpcode,
+            events.exception.pending != 0 || events.exception.injected != 0
+        else { return }
         events.exception.pending = 0
         events.exception.injected = 0
         events.flags = 0
@@ -74,7 +76,7 @@ extension Machine {
     /// soft exception with the last exit's instruction length — that path is only taken where the emulator
     /// failed, never on KVM that runs guest code on the CPU.)
     private func skipAndInject(_ ctx: VCPUContext, rip: UInt64, length: UInt64, vector: UInt8?) throws {
-        if length > 0 { try ctx.registers.write(registerTable.pcRegnum, withUnsafeBytes(of: rip &+ length) { Array($0) }) }
+        if length > 0 { try setPC(ctx, rip &+ length) }
         guard let vector else { return }
         var events = try ctx.vcpu.getEvents()
         events.exception.injected = 1

@@ -44,60 +44,65 @@ extension Machine {
             if suberror == VCPUExit.InternalError.emulation, let done = try finishWhatTheEmulatorCouldNot(ctx) {
                 return done.stop.map { .stop($0) }
             }
-            return .stop(.fault(signal: 4, description: GuestFault.internalError(suberror: suberror, rip: rip(ctx)).description))
+            return .stop(
+                .fault(signal: 4, description: GuestFault.internalError(suberror: suberror, rip: rip(ctx)).description))
         case .systemEvent(let type):
             return .stop(.fault(signal: 11, description: GuestFault.systemEvent(type: type, rip: rip(ctx)).description))
         case .setTPR, .interrupted:
             return nil
         case .unknown(let reason):
-            return .stop(.fault(signal: 4, description: GuestFault.unhandledExit(reason: reason, rip: rip(ctx)).description))
+            return .stop(
+                .fault(signal: 4, description: GuestFault.unhandledExit(reason: reason, rip: rip(ctx)).description))
         }
     }
 
-    /// HLT: a HLT patch of ours (the hw-then-hlt strategy) is a breakpoint at the byte before rip; any other HLT
-    /// parks the vCPU.
+    /// HLT: a halt patch of ours (the hw-then-hlt strategy) is a breakpoint at the instruction before pc; any
+    /// other HLT parks the vCPU.
     private func handleHalt(_ ctx: VCPUContext) throws -> RunOutcome {
-        let rip = try ripOf(ctx)
-        if let phys = translate(ctx, rip &- 1), breakpoints.patch(atPhysical: phys)?.trap == 0xF4 {
-            try ctx.registers.write(registerTable.pcRegnum, withUnsafeBytes(of: rip &- 1) { Array($0) })
+        let pc = try pc(ctx)
+        let halt = architecture.haltInstruction ?? []
+        let start = pc &- UInt64(halt.count)
+        if !halt.isEmpty, let phys = translate(ctx, start), breakpoints.patch(atPhysical: phys)?.trap == halt {
+            try setPC(ctx, start)
             return .stop(.softwareBreakpoint)
         }
-        return .halted(rip: rip &- 1)
+        return .halted(rip: start)
     }
 
     private func handleDebug(_ ctx: VCPUContext, _ exit: DebugExit) throws -> StopReason? {
-        if exit.exception == 3 {  // #BP from an int3: ours, or the guest's own to give back
-            if let phys = translate(ctx, exit.pc), breakpoints.patch(atPhysical: phys)?.trap == 0xCC {
+        switch architecture.debugEvent(exit, slots: breakpoints.slots) {
+        case .breakpointInstruction(let trapPC):
+            // Ours, or the guest's own to give back.
+            let at = try trapPC ?? pc(ctx)
+            if let phys = translate(ctx, at),
+                breakpoints.patch(atPhysical: phys)?.trap == architecture.breakpointInstruction
+            {
                 return .softwareBreakpoint
             }
-            // INJECT_BP is KVM_SET_GUEST_DEBUG itself: it carries the whole state (ENABLE and the flags in force),
-            // or KVM switches guest debugging off and the next int3 of ours reaches the guest. The state applied
-            // stays on record (with INJECT_BP, which no plain state has: the next resume sets the plain one), so a
-            // second int3 of the guest's in this run is given back the same way.
-            var debug = ctx.appliedDebug ?? GuestDebugState(control: [.enable, .useSoftwareBreakpoints], arch: [])
-            debug.control.formUnion([.enable, .injectBreakpoint])
-            try ctx.vcpu.setGuestDebug(debug.control, arch: debug.arch)
-            ctx.appliedDebug = debug
-            return nil
-        }
-        for i in 0..<4 where exit.dr6 & (1 << UInt64(i)) != 0 {
-            guard let slot = breakpoints.slots[i] else { continue }
+            if try architecture.reinjectTrap(ctx) { return nil }
+            return .fault(
+                signal: 5,
+                description:
+                    "the guest's own breakpoint instruction at pc 0x\(hex(at)): this architecture cannot give it back")
+        case .slot(let i):
+            guard let slot = breakpoints.slots[i] else { return .stepped }
             switch slot.kind {
             case .software: return .softwareBreakpoint
             case .hardware: return .hardwareBreakpoint
             default: return .watchpoint(slot.kind, address: slot.address)
             }
+        case .step:
+            return .stepped
         }
-        return .stepped
     }
 
     /// The rip for a fault line: read through the register file, or why it could not be.
-    private func rip(_ ctx: VCPUContext) -> GuestFault.RIP { GuestFault.RIP { try ripOf(ctx) } }
+    private func rip(_ ctx: VCPUContext) -> GuestFault.RIP { GuestFault.RIP { try pc(ctx) } }
 
     /// At the reset vector after a shutdown: KVM INITed the vCPU (AMD). Looked at, not assumed from the vendor.
     private func wasReset(_ ctx: VCPUContext) throws -> Bool {
-        guard (try? ripOf(ctx)) == 0xfff0, (try? ctx.registers.ensure(.x86Sregs)) != nil else { return false }
-        let cs = ctx.backend.sregs.cs
+        guard (try? pc(ctx)) == 0xfff0, (try? ctx.registers.ensure(.x86Sregs)) != nil else { return false }
+        let cs = ctx.x86.sregs.cs
         return cs.selector == 0xf000 && cs.base == 0xffff_0000
     }
 }

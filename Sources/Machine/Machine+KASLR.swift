@@ -33,7 +33,7 @@ extension Machine {
     /// Where the kernel's text is now, as vCPU 0's page tables say; nil when this is no `--kernel` guest or the
     /// kernel has not mapped itself yet.
     func linuxTextBase() -> (virtual: UInt64, physical: UInt64)? {
-        guard linuxTextLinkAddress != nil, let walk = pageWalk(contexts[0]) else { return nil }
+        guard linuxTextLinkAddress != nil, let walk = x86PageWalk(contexts[0]) else { return nil }
         if let found = LinuxKASLR.textBase(walk) { return found }
         // With page-table isolation a vCPU stopped in user mode has the user CR3 (bit 12 set), which maps only the
         // entry text; the kernel's own tables are the 8 KiB-aligned page below.
@@ -45,7 +45,7 @@ extension Machine {
     /// `qOffsets`: the debugger moves vmlinux's segments so its text starts where the kernel's is. Only a layout
     /// that makes sense (at or above the link address, by whole 2 MiB): gdb and lldb ask once, at connect, and
     /// keep the answer.
-    public func textSegment() -> TextSegment? {
+    package func textSegment() -> TextSegment? {
         guard let link = linuxTextLinkAddress, let va = linuxTextBase()?.virtual, va >= link,
             (va - link) % LinuxKASLR.alignment == 0
         else { return nil }

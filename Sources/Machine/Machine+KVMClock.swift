@@ -9,17 +9,17 @@ import KVM
 /// Only after a stop of at least `threshold` (1 s by default): single steps, breakpoint hits that a script
 /// continues at once, and anything else quicker than a person never pay the extra ioctl (~5 µs each per vCPU),
 /// and a pause under a second cannot trip a watchdog that counts in tens of seconds. Session thread only.
-public final class GuestPauseClock: @unchecked Sendable {
+package final class GuestPauseClock: @unchecked Sendable {
     /// Stops shorter than this are not reported to the guest.
-    public var threshold: UInt64 = 1_000_000_000  // ns
+    package var threshold: UInt64 = 1_000_000_000  // ns
     /// vCPU index → when it stopped (CLOCK_MONOTONIC ns), while it is stopped.
     private var stoppedAt: [Int: UInt64] = [:]
     /// Per vCPU index: ioctls that told the guest, EINVALs (no kvmclock enabled), other failures.
-    public private(set) var told: [Int: Int] = [:]
-    public private(set) var notEnabled: [Int: Int] = [:]
-    public private(set) var lastFailure: String?
+    package private(set) var told: [Int: Int] = [:]
+    package private(set) var notEnabled: [Int: Int] = [:]
+    package private(set) var lastFailure: String?
 
-    public init() {}
+    package init() {}
 
     static func now() -> UInt64 {
         var t = timespec()
@@ -37,7 +37,9 @@ public final class GuestPauseClock: @unchecked Sendable {
     func resuming(_ vcpus: [VCPU], available: Bool) {
         let t = Self.now()
         for vcpu in vcpus {
-            guard let since = stoppedAt.removeValue(forKey: vcpu.index), available, t - since >= threshold else { continue }
+            guard let since = stoppedAt.removeValue(forKey: vcpu.index), available, t - since >= threshold else {
+                continue
+            }
             do {
                 if try vcpu.reportPausedToKVMClock() {
                     told[vcpu.index, default: 0] += 1
@@ -55,13 +57,16 @@ extension Machine {
     /// `monitor kvmclock`.
     func kvmclockReport() -> String {
         guard capabilities.kvmclockControl else {
-            return "KVM_KVMCLOCK_CTRL: not offered by this kernel (no KVM_CAP_KVMCLOCK_CTRL): a long stop may trip the guest's soft-lockup watchdog\n"
+            return
+                "KVM_KVMCLOCK_CTRL: not offered by this kernel (no KVM_CAP_KVMCLOCK_CTRL): a long stop may trip the guest's soft-lockup watchdog\n"
         }
         let c = pauseClock
-        var out = "KVM_KVMCLOCK_CTRL on resume after a stop of at least \(Double(c.threshold) / 1e9) s (KVM_CAP_KVMCLOCK_CTRL)\n"
+        var out =
+            "KVM_KVMCLOCK_CTRL on resume after a stop of at least \(Double(c.threshold) / 1e9) s (KVM_CAP_KVMCLOCK_CTRL)\n"
         for ctx in contexts {
             let i = ctx.vcpu.index
-            out += "  vCPU \(i): guest told it was paused \(c.told[i] ?? 0) times, EINVAL \(c.notEnabled[i] ?? 0) (kvmclock not enabled by the guest)\n"
+            out +=
+                "  vCPU \(i): guest told it was paused \(c.told[i] ?? 0) times, EINVAL \(c.notEnabled[i] ?? 0) (kvmclock not enabled by the guest)\n"
         }
         if let f = c.lastFailure { out += "  last failure: \(f)\n" }
         return out

@@ -3,15 +3,17 @@ import KVM
 
 extension Machine {
     /// Copy an ELF image into guest RAM and point every vCPU at its entry in long mode.
-    public func load(_ image: ELFImage, name: String) throws {
+    package func load(_ image: ELFImage, name: String) throws {
         for s in image.segments where s.memorySize > 0 {  // an empty PT_LOAD (no data, no bss) loads nothing
-            guard s.physicalAddress >= X86Boot.reservedEnd else {
+            guard s.physicalAddress >= architecture.reservedLowMemory else {
                 throw LoadError(
-                    "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) overlaps the boot page tables below 0x8000")
+                    "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) overlaps the boot page tables below 0x8000"
+                )
             }
             guard memory.contains(s.physicalAddress, count: s.memorySize) else {
                 throw LoadError(
-                    "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) (+\(s.memorySize) bytes) lies outside guest RAM (\(memory.size >> 20) MiB)")
+                    "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) (+\(s.memorySize) bytes) lies outside guest RAM (\(memory.size >> 20) MiB)"
+                )
             }
             memory.write(s.physicalAddress, image.bytes[s.fileOffset..<s.fileOffset + s.fileSize])
             if s.memorySize > s.fileSize,
@@ -21,36 +23,35 @@ extension Machine {
             }
         }
         let stackTop = UInt64(memory.size) & ~0xf
-        guard UInt64(contexts.count) * 0x10000 + X86Boot.reservedEnd < stackTop else {
+        guard UInt64(contexts.count) * 0x10000 + architecture.reservedLowMemory < stackTop else {
             throw LoadError("\(contexts.count) vCPUs need \(contexts.count * 64) KiB of stack: more than the guest RAM")
         }
         let apEntry = image.symbols[Self.secondaryEntrySymbol]
         if contexts.count > 1 && apEntry == nil {
             throw LoadError(
-                "\(name) has no `\(Self.secondaryEntrySymbol)` symbol: with --cpus \(contexts.count) the secondary vCPUs need an entry point")
+                "\(name) has no `\(Self.secondaryEntrySymbol)` symbol: with --cpus \(contexts.count) the secondary vCPUs need an entry point"
+            )
         }
         for (i, ctx) in contexts.enumerated() {
             // Secondary vCPUs start at `ap_start` with rdi = their index and their own 64 KiB stack.
-            try X86Boot.enterLongMode(
-                ctx.backend, registers: ctx.registers, entry: i == 0 ? image.entry : apEntry!,
-                stack: stackTop - UInt64(i) * 0x10000, firstArgument: UInt64(i))
+            try architecture.enter(
+                ctx, entry: i == 0 ? image.entry : apEntry!, stack: stackTop - UInt64(i) * 0x10000, argument: UInt64(i))
             // An in-kernel LAPIC holds a secondary vCPU until INIT/SIPI; ours start at `ap_start` instead.
             if i > 0 && configuration.hasInKernelIRQChip { try ctx.vcpu.makeRunnable() }
         }
     }
 
     /// The ELF symbol where secondary vCPUs start (there is no interrupt controller to send them SIPIs).
-    public static let secondaryEntrySymbol = "ap_start"
+    package static let secondaryEntrySymbol = "ap_start"
 
     /// Copy raw code into guest RAM at `address` and start every vCPU there in long mode (tests, probes).
-    public func loadFlat(_ code: [UInt8], at address: UInt64) throws {
-        guard address >= X86Boot.reservedEnd, memory.write(address, code) else {
+    package func loadFlat(_ code: [UInt8], at address: UInt64) throws {
+        guard address >= architecture.reservedLowMemory, memory.write(address, code) else {
             throw LoadError("flat image at 0x\(String(address, radix: 16)) does not fit in guest RAM")
         }
         for (i, ctx) in contexts.enumerated() {
-            try X86Boot.enterLongMode(
-                ctx.backend, registers: ctx.registers, entry: address,
-                stack: (UInt64(memory.size) & ~0xf) - UInt64(i) * 0x10000, firstArgument: UInt64(i))
+            try architecture.enter(
+                ctx, entry: address, stack: (UInt64(memory.size) & ~0xf) - UInt64(i) * 0x10000, argument: UInt64(i))
         }
     }
 }

@@ -4,7 +4,7 @@ import KVM
 /// What gdb's memory map (`qXfer:memory-map:read`) says. gdb applies the map to the addresses it uses, which are
 /// guest-VIRTUAL, and refuses every access outside it without asking: a map is right only where the guest's
 /// virtual address space is known for the whole session.
-public enum GuestMemoryMap: Sendable, Equatable {
+package enum GuestMemoryMap: Sendable, Equatable {
     /// No map: gdb tries every address and the page walk answers (E14 for an unmapped page). For guests that
     /// build their own page tables (a real-mode image climbing to long mode, lesson 2, maps 0xffff800000000000).
     case none
@@ -19,13 +19,13 @@ public enum GuestMemoryMap: Sendable, Equatable {
     case linuxKernel(virtualAddressBits: Int)
 
     /// `linuxKernel` for the guest this host gives: 57 bits where the CPU has LA57 (5-level paging), else 48.
-    public static var linuxKernelForThisHost: GuestMemoryMap {
+    package static var linuxKernelForThisHost: GuestMemoryMap {
         .linuxKernel(virtualAddressBits: HostCPU.hasLA57 ? 57 : 48)
     }
 }
 
 extension Machine {
-    public var memoryMap: [MemoryRegion] {
+    package var memoryMap: [MemoryRegion] {
         switch configuration.memoryMap {
         case .none:
             return []
@@ -41,8 +41,8 @@ extension Machine {
 extension Machine {
     /// lldb's `qMemoryRegionInfo`: what the vCPU's page tables allow around `address`. nil with paging off (every
     /// guest-physical address is what it is, and the memory map says which are RAM).
-    public func memoryProtection(at address: UInt64, thread: Int) -> MemoryProtection? {
-        guard let ctx = try? context(thread), let walk = pageWalk(ctx), walk.pagingEnabled else { return nil }
+    package func memoryProtection(at address: UInt64, thread: Int) -> MemoryProtection? {
+        guard let ctx = try? context(thread), let walk = x86PageWalk(ctx), walk.pagingEnabled else { return nil }
         return walk.protectionRun(at: address)
     }
 }

@@ -4,9 +4,9 @@ import Registers
 
 extension Machine {
     /// The ioctl counts of one vCPU (thread = vCPU index + 1).
-    public func counter(thread: Int) -> IoctlCounter { contexts[thread - 1].vcpu.counter }
+    package func counter(thread: Int) -> IoctlCounter { contexts[thread - 1].vcpu.counter }
 
-    public var monitorHelp: [String] {
+    package var monitorHelp: [String] {
         [
             "sync-stats [reset]  ioctls per request type since attach, the register groups valid/dirty now, vCont;r steps",
             "breakpoints         inserted breakpoints and watchpoints, how Z0 is served here and what serves each watchpoint",
@@ -21,7 +21,7 @@ extension Machine {
         ]
     }
 
-    public func monitor(_ command: String) -> String? {
+    package func monitor(_ command: String) -> String? {
         let words = command.split(separator: " ").map(String.init)
         switch words.first {
         case "sync-stats": return syncStats(reset: words.dropFirst().first == "reset")
@@ -58,7 +58,7 @@ extension Machine {
             let counts = ctx.vcpu.counter.since(ctx.statsBase)
             let file = ctx.registers
             out += "vCPU \(ctx.vcpu.index): valid=\(name(file.valid)) dirty=\(name(file.dirty))"
-            out += ctx.backend.syncRegs ? " (REGS and SREGS come back in kvm_run: KVM_CAP_SYNC_REGS)\n" : "\n"
+            out += ctx.x86.syncRegs ? " (REGS and SREGS come back in kvm_run: KVM_CAP_SYNC_REGS)\n" : "\n"
             if counts.isEmpty { out += "  no ioctls since attach\n" }
             for (k, v) in counts.sorted(by: { $0.key < $1.key }) { out += "  \(k) \(v)\n" }
             if let ranges = ctx.rangeSteps.report { out += ranges }
@@ -68,15 +68,18 @@ extension Machine {
 
     /// The teaching view of one register: how `p $NAME` becomes an ioctl.
     private func registerInfo(_ arg: String?) -> String {
-        guard let arg, let reg = registerTable.register(named: arg.hasPrefix("$") ? String(arg.dropFirst()) : arg) else {
+        guard let arg, let reg = registerTable.register(named: arg.hasPrefix("$") ? String(arg.dropFirst()) : arg)
+        else {
             return "usage: monitor reginfo NAME (a register gdb knows, e.g. rax, cr3, efer, xmm0)\n"
         }
         let id = reg.id
         let space = X86ID.space(of: id)
-        var out = "\(reg.name): gdb regnum \(reg.regnum), \(reg.bitSize) bits, type \(reg.type), feature \(reg.feature)\n"
+        var out =
+            "\(reg.name): gdb regnum \(reg.regnum), \(reg.bitSize) bits, type \(reg.type), feature \(reg.feature)\n"
         out += "ONE_REG ID \(id)\n"
         out += "  arch   0x\(hex(id.arch >> 56)) (\(id.archName))     bits 63-56\n"
-        out += "  size   \(id.byteSize) bytes (KVM_REG_SIZE field \((id.rawValue & OneRegID.sizeMask) >> 52))     bits 55-52\n"
+        out +=
+            "  size   \(id.byteSize) bytes (KVM_REG_SIZE field \((id.rawValue & OneRegID.sizeMask) >> 52))     bits 55-52\n"
         out += "  type   0x\(hex((id.rawValue >> 32) & 0xff))"
         switch space {
         case .msr: out += " (KVM_X86_REG_TYPE_MSR: the kernel's own ID)"
@@ -89,7 +92,8 @@ extension Machine {
         case .msr: out += " (MSR number)\n"
         case .regs: out += " (byte offset in struct kvm_regs)\n"
         case .sregs: out += " (byte offset in struct kvm_sregs)\n"
-        case .fpu where X86ID.index(of: id) == X86ID.fullTagWordIndex: out += " (computed: the full tag word from the abridged one)\n"
+        case .fpu where X86ID.index(of: id) == X86ID.fullTagWordIndex:
+            out += " (computed: the full tag word from the abridged one)\n"
         case .fpu: out += " (byte offset in struct kvm_fpu, read from the XSAVE legacy area)\n"
         case .xsave: out += " (byte offset in the XSAVE area)\n"
         case .debugregs: out += " (byte offset in struct kvm_debugregs)\n"
@@ -98,34 +102,37 @@ extension Machine {
         let ctx = contexts[0]
         let file = ctx.registers
         out += "sync group \(registerTable.groupName(reg.syncGroup))"
-        let level = registerTable.runtime.contains(reg.syncGroup) ? "RUNTIME" : registerTable.reset.contains(reg.syncGroup) ? "RESET" : "FULL"
+        let level =
+            registerTable.runtime.contains(reg.syncGroup)
+            ? "RUNTIME" : registerTable.reset.contains(reg.syncGroup) ? "RESET" : "FULL"
         out += " (\(level)), served by \(registerTable.info(for: reg.syncGroup)?.servedBy ?? "?")\n"
         out += "on vCPU 0 now: \(file.valid.contains(reg.syncGroup) ? "valid" : "not fetched since the last run")"
         out += file.dirty.contains(reg.syncGroup) ? ", dirty (goes back before the next KVM_RUN)\n" : ", clean\n"
-        if ctx.backend.syncRegs && [SyncGroup.x86Regs, .x86Sregs].contains(reg.syncGroup) {
+        if ctx.x86.syncRegs && [SyncGroup.x86Regs, .x86Sregs].contains(reg.syncGroup) {
             out += "(this group comes back in kvm_run after every KVM_RUN: KVM_CAP_SYNC_REGS, no ioctl)\n"
         }
         return out
     }
 
+    /// Bytes as they lie in memory, as one hex number per byte run: [0xcc] is "cc".
+    private func hexBytes(_ bytes: [UInt8]) -> String {
+        if bytes.count == 1 { return String(bytes[0], radix: 16) }
+        return bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+
     private func name(_ g: SyncGroup) -> String { g.isEmpty ? "-" : registerTable.groupName(g) }
 
     private func breakpointReport() -> String {
-        var out = "Z0 strategy: \(strategy.rawValue)"
-        switch (strategy, int3Finding) {
-        case (.int3, .emulationFailure?):
-            out += " (0xCC in memory: this host's instruction emulator stops on it, an emulation-failure exit)\n"
-        case (.int3, _): out += " (int3 + KVM_GUESTDBG_USE_SW_BP)\n"
-        case (.hardwareThenHalt, _): out += " (debug registers first, then HLT: this host does not intercept int3)\n"
-        }
+        var out = "Z0 strategy: \(strategy.placement.summary(host))\n"
         for (va, placement) in breakpoints.software.sorted(by: { $0.key < $1.key }) {
             switch placement {
             case .slot(let i): out += "  sw 0x\(hex(va)) in DR\(i)\n"
             case .memory(let pa):
                 let p = breakpoints.patch(atPhysical: pa)
-                out += "  sw 0x\(hex(va)) phys 0x\(hex(pa)) trap 0x\(hex(UInt64(p?.trap ?? 0))) saved 0x\(hex(UInt64(p?.original ?? 0)))"
-                if let p, let now = memory.read(pa, count: 1)?.first, now != p.trap {
-                    out += " (gone: the guest wrote 0x\(hex(UInt64(now))) over the trap)"
+                out +=
+                    "  sw 0x\(hex(va)) phys 0x\(hex(pa)) trap 0x\(hexBytes(p?.trap ?? [0])) saved 0x\(hexBytes(p?.original ?? [0]))"
+                if let p, let now = memory.read(pa, count: p.trap.count), now != p.trap {
+                    out += " (gone: the guest wrote 0x\(hexBytes(now)) over the trap)"
                 }
                 out += "\n"
             }
@@ -143,7 +150,7 @@ extension Machine {
             return "usage: monitor translate ADDR (hex)\n"
         }
         let ctx = contexts[0]
-        guard let walk = pageWalk(ctx) else { return "cannot read the control registers\n" }
+        guard let walk = x86PageWalk(ctx) else { return "cannot read the control registers\n" }
         guard walk.pagingEnabled else { return "paging is off: 0x\(hex(va)) is guest-physical 0x\(hex(va))\n" }
         var steps: [X86PageWalk.Step] = []
         let result = withUnsafeMutablePointer(to: &steps) { walk.translate(va, steps: $0) }

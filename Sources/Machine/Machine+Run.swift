@@ -62,7 +62,7 @@ extension Machine {
         } catch {
             // The rip this run was to start from, as the register file has it (gdb's writes included), taken
             // before the cache is dropped: the kernel may have refused what was flushed.
-            let rip = GuestFault.RIP { try ripOf(ctx) }
+            let rip = GuestFault.RIP { try pc(ctx) }
             ctx.registers.invalidateAll()
             return .stop(.fault(signal: 4, description: GuestFault.failed(error, rip: rip)))
         }

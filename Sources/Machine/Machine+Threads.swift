@@ -5,7 +5,7 @@ import KVM
 /// The vCPU threads, the all-stop, and `settle`: the one place a stop is built, whichever thread ran the vCPU.
 extension Machine {
     /// Start the vCPU threads. With `running`, the guest runs at once; otherwise it waits for a debugger.
-    public func start(running: Bool) {
+    package func start(running: Bool) {
         for ctx in contexts {
             let box = Unmanaged.passRetained(ThreadBox(machine: self, context: ctx)).toOpaque()
             var tid = pthread_t()
@@ -89,7 +89,8 @@ extension Machine {
                 s.firstStop = StopEvent(
                     thread: ctx.threadID,
                     reason: .fault(
-                        signal: 17, description: "\(what) at rip 0x\(hex(rip)) with nothing to wake it (no interrupt controller)"))
+                        signal: 17,
+                        description: "\(what) at rip 0x\(hex(rip)) with nothing to wake it (no interrupt controller)"))
             }
         case .kicked:
             break

@@ -12,14 +12,28 @@ extension Machine {
         return physical | (virtual & 0xfff)
     }
 
-    func pageWalk(_ ctx: VCPUContext) -> X86PageWalk? {
-        guard (try? ctx.registers.ensure(.x86Sregs)) != nil else { return nil }
-        let s = ctx.backend.sregs
-        return X86PageWalk(cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, memory: memory)
+    func pageWalk(_ ctx: VCPUContext) -> (any GuestPageWalk)? { architecture.pageWalk(ctx, memory: memory) }
+
+    /// The x86 walk with its levels and protections (`monitor translate`, the KASLR search, lldb's
+    /// qMemoryRegionInfo).
+    func x86PageWalk(_ ctx: VCPUContext) -> X86PageWalk? { X86Architecture().x86PageWalk(ctx, memory: memory) }
+
+    /// The pc as gdb sees it: 8 bytes, or 4 (eip) with the i8086 table.
+    func pc(_ ctx: VCPUContext) throws -> UInt64 {
+        let bytes = try ctx.registers.read(registerTable.pcRegnum) ?? []
+        return bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    func ripOf(_ ctx: VCPUContext) throws -> UInt64 {
-        let bytes = try ctx.registers.read(registerTable.pcRegnum) ?? []
-        return bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }  // 8 bytes, or 4 (eip) with the i8086 table
+    func setPC(_ ctx: VCPUContext, _ value: UInt64) throws {
+        try ctx.registers.write(registerTable.pcRegnum, withUnsafeBytes(of: value) { Array($0) })
+    }
+
+    /// The stack pointer, by the architecture's name for it in this table; nil when the table has none.
+    func stackPointer(_ ctx: VCPUContext) throws -> UInt64? {
+        guard
+            let reg = architecture.stackPointerNames.lazy.compactMap({ self.registerTable.register(named: $0) }).first,
+            let bytes = try ctx.registers.read(reg.regnum)
+        else { return nil }
+        return bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }
     }
 }

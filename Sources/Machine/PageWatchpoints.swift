@@ -3,7 +3,7 @@ import KVM
 import Synchronization
 
 /// Which strategy serves new watchpoints (`monitor watch-strategy`).
-public enum WatchRequest: String, Sendable, CaseIterable {
+package enum WatchRequest: String, Sendable, CaseIterable {
     /// Debug registers where data breakpoints fire and one is free (not for `rwatch`); otherwise page protection;
     /// where a page cannot be protected, single-stepping (`watch` only).
     case auto
@@ -267,7 +267,7 @@ extension Machine {
     func executingPages() -> [UInt64: String] {
         var out: [UInt64: String] = [:]
         for ctx in contexts {
-            if let rip = try? ripOf(ctx), let pa = translate(ctx, rip) {
+            if let rip = try? pc(ctx), let pa = translate(ctx, rip) {
                 out[pa & ~0xfff] = "vCPU \(ctx.vcpu.index) executes from it"
             }
         }
@@ -383,7 +383,7 @@ extension Machine {
     /// are left unserved, and `monitor breakpoints` says so) and the instruction runs again. Without read-only
     /// slots the page is RAM again: `watch` falls back to single-stepping. False when it was not that.
     func pageFetchFailed(_ ctx: VCPUContext) throws -> Bool {
-        guard let rip = try? ripOf(ctx) else { return false }
+        guard let rip = try? pc(ctx) else { return false }
         let pages = Set([rip, rip &+ 15].compactMap { translate(ctx, $0).map { $0 & ~0xfff } })
         let why = "vCPU \(ctx.vcpu.index) executed from its page at rip 0x\(hex(rip))"
         let released: Bool = try pageWatches.state.withLock { s throws(KVMError) -> Bool in

@@ -1,7 +1,7 @@
 import KVM
 
 /// What happens to a guest's int3 on this host, found by `SoftwareBreakpointProbe`.
-public enum Int3Finding: String, Sendable {
+package enum Int3Finding: String, Sendable {
     /// KVM_GUESTDBG_USE_SW_BP works: the kernel turns the #BP into KVM_EXIT_DEBUG. Real KVM.
     case intercepted
     /// The host runs CPL0 guest code through KVM's instruction emulator (kvm_pvm), which cannot execute INT3
@@ -12,9 +12,9 @@ public enum Int3Finding: String, Sendable {
     /// The guest took its own #BP: an int3 cannot be caught here.
     case deliveredToGuest = "delivered-to-guest"
 
-    public var strategy: SoftwareBreakpointStrategy { self == .deliveredToGuest ? .hardwareThenHalt : .int3 }
+    package var strategy: SoftwareBreakpointStrategy { self == .deliveredToGuest ? .hardwareThenHalt : .int3 }
 
-    public var explanation: String {
+    package var explanation: String {
         switch self {
         case .intercepted: "int3: the kernel intercepts #BP (KVM_GUESTDBG_USE_SW_BP honoured)"
         case .emulationFailure:
@@ -30,18 +30,18 @@ public enum Int3Finding: String, Sendable {
 /// kernel intercepted it; an emulation-failure exit on the int3 means the host's instruction emulator met
 /// it (kvm_pvm); the guard's I/O exit (or anything else) means the guest took its own #BP. A few
 /// milliseconds.
-public enum SoftwareBreakpointProbe {
-    public static func run(_ kvm: KVMSystem) throws -> SoftwareBreakpointStrategy { try probe(kvm).strategy }
+package enum SoftwareBreakpointProbe {
+    package static func run(_ kvm: KVMSystem) throws -> SoftwareBreakpointStrategy { try probe(kvm).strategy }
 
-    public static func probe(_ kvm: KVMSystem) throws -> Int3Finding { try probeInDetail(kvm).finding }
+    package static func probe(_ kvm: KVMSystem) throws -> Int3Finding { try probeInDetail(kvm).finding }
 
     /// The finding, and whether the host queued #UD along with the emulation-failure exit (upstream KVM's
     /// handle_emulation_failure does; kvm_pvm does not): kvmstub must then clear it whenever it finishes an
     /// instruction itself, one more ioctl per breakpoint hit, paid only where needed.
-    public static func probeInDetail(_ kvm: KVMSystem) throws -> (finding: Int3Finding, queuesUD: Bool) {
+    package static func probeInDetail(_ kvm: KVMSystem) throws -> (finding: Int3Finding, queuesUD: Bool) {
         let handler: UInt64 = 0x11000
         let idt: UInt64 = 0x12000
-        let scratch = try ScratchVM(kvm, code: [0xCC, 0xF4]) { memory in  // int3; hlt
+        let scratch = try ScratchVM(kvm, code: [X86Instruction.int3, X86Instruction.hlt]) { memory in
             memory.write(handler, [0xE6, 0x99, 0xF4])  // out 0x99, al; hlt
             // IDT entry 3: a 64-bit interrupt gate to `handler` in the code segment.
             let gateLow =
@@ -62,12 +62,14 @@ public enum SoftwareBreakpointProbe {
             // KVM that intercepts int3 runs guest code on the CPU; its rare emulation failures (an instruction
             // fetched from a page taken out of the memory slots: PageWatchpoints) come with a #UD queued, as
             // upstream's handle_emulation_failure does (seen in the nested SVM rig). dropQueuedUD looks first.
-            case .debug(let d) where d.exception == 3: return (.intercepted, true)
+            case .debug(let d) where d.exception == X86Vector.breakpoint: return (.intercepted, true)
             case .internalError(let suberror) where suberror == VCPUExit.InternalError.emulation:
                 var regs = X86Regs()
                 try vcpu.getRegs(&regs)
                 let events = try vcpu.getEvents()
-                let ud = events.exception.nr == 6 && (events.exception.pending != 0 || events.exception.injected != 0)
+                let ud =
+                    events.exception.nr == X86Vector.invalidOpcode
+                    && (events.exception.pending != 0 || events.exception.injected != 0)
                 return (regs.rip == 0x10000 ? .emulationFailure : .deliveredToGuest, ud)
             default: return (.deliveredToGuest, false)
             }
@@ -77,7 +79,7 @@ public enum SoftwareBreakpointProbe {
 }
 
 /// How write watchpoints are served on this host, chosen once at start-up by `DataBreakpointProbe`.
-public enum WatchpointStrategy: String, Sendable {
+package enum WatchpointStrategy: String, Sendable {
     /// DR0–DR3 with RW=01/11 in DR7 (USE_HW_BP): the CPU traps after the access. What real KVM does.
     case debugRegisters = "debug-registers"
     /// For hosts where data breakpoints never fire (kvm_pvm emulates CPL0 code, and KVM's instruction
@@ -90,8 +92,8 @@ public enum WatchpointStrategy: String, Sendable {
 
 /// Do data breakpoints fire here? A scratch VM stores to a watched address, then halts: KVM_EXIT_DEBUG
 /// means the debug registers work for data; the HLT exit means the store went unseen.
-public enum DataBreakpointProbe {
-    public static func run(_ kvm: KVMSystem) throws -> WatchpointStrategy {
+package enum DataBreakpointProbe {
+    package static func run(_ kvm: KVMSystem) throws -> WatchpointStrategy {
         // mov [0x20000], rax; hlt
         let scratch = try ScratchVM(kvm, code: [0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x02, 0x00, 0xF4])
         defer { withExtendedLifetime(scratch) {} }  // its guest RAM must outlive every KVM_RUN

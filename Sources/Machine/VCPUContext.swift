@@ -8,7 +8,8 @@ import Registers
 /// and to the session thread while every vCPU is stopped.
 final class VCPUContext: @unchecked Sendable {
     let vcpu: VCPU
-    let backend: X86Backend
+    /// The architecture's register backend (MachineArchitecture.makeContext).
+    let backend: any RegisterBackend
     let registers: RegisterFile
     /// The vCPU's own thread (set once, at `start`).
     var thread = pthread_t()
@@ -25,12 +26,15 @@ final class VCPUContext: @unchecked Sendable {
     /// What `vCont;r` did since then (Machine+RangeStep.swift).
     var rangeSteps = RangeStepCount()
 
-    init(vcpu: VCPU, table: RegisterTable, syncRegs: Bool, xsave: RegisterTable.XSAVELayout?, useXSAVE: Bool, oneReg: Bool) {
+    init(vcpu: VCPU, backend: any RegisterBackend) {
         self.vcpu = vcpu
-        backend = X86Backend(
-            vcpu: vcpu, table: table, syncRegs: syncRegs, useXSAVE: useXSAVE, xsaveLayout: xsave, oneReg: oneReg)
+        self.backend = backend
         registers = RegisterFile(backend: backend)
     }
+
+    /// The x86 register blocks, for the paths only an x86 machine takes (its boot state, real mode, the Linux
+    /// boot, the emulator's gaps, `monitor reginfo`): a machine of another architecture never reaches them.
+    var x86: X86Backend { backend as! X86Backend }
 
     /// gdb's thread id.
     var threadID: Int { vcpu.index + 1 }

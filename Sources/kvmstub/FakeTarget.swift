@@ -21,18 +21,6 @@ let fakeTargetUsage = """
 
     """
 
-/// `--arch arm64 [--sve-vl BITS]` or `--arch ppc64` (the rest of `args` parsed from index 2), for `regs`.
-func otherArchitectureTable(_ args: [String]) -> RegisterTable? {
-    switch args[1] {
-    case "arm64", "aarch64":
-        return RegisterTable.arm64(sveVectorLength: sveVectorLength(Array(args.dropFirst(2)), command: "regs"))
-    case "ppc64", "ppc64le", "powerpc64":
-        if args.count > 2 { fail("unknown option \(args[2]) (see kvmstub regs --help)") }
-        return RegisterTable.ppc64
-    default: return nil
-    }
-}
-
 /// `[--sve-vl BITS]` and nothing else.
 func sveVectorLength(_ args: [String], command: String) -> Int? {
     guard !args.isEmpty else { return nil }
@@ -67,14 +55,14 @@ func fakeTargetCommand(_ args: [String]) -> Never {
         }
         i += 2
     }
+    guard let arch else { fail("fake-target needs --arch arm64 or --arch ppc64 (see kvmstub fake-target --help)") }
     let architecture: FakeKernelTarget.Architecture
-    switch arch {
-    case "arm64", "aarch64": architecture = .arm64(sveVectorLength: sveVectorLength(rest, command: "fake-target"))
-    case "ppc64", "ppc64le", "powerpc64":
+    switch Architecture(argument: arch) {
+    case .arm64?: architecture = .arm64(sveVectorLength: sveVectorLength(rest, command: "fake-target"))
+    case .ppc64?:
         if !rest.isEmpty { fail("--sve-vl is for --arch arm64") }
         architecture = .ppc64
-    case nil: fail("fake-target needs --arch arm64 or --arch ppc64 (see kvmstub fake-target --help)")
-    case let other?: fail("unknown architecture \(other): the fake kernel has arm64 and ppc64")
+    case .x86_64?, nil: fail("unknown architecture \(arch): the fake kernel has arm64 and ppc64")
     }
     guard let gdb else { fail("fake-target needs --gdb HOST:PORT: it only serves gdb") }
     let listen: ListenAddress

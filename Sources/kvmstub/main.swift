@@ -361,12 +361,20 @@ func infoCommand(_ args: [String]) -> Never {
             } catch {}
         }
         print("MSRs through ONE_REG:    \(oneRegMSR ? "yes (Linux 6.18+ x86 ONE_REG)" : "no: KVM_GET_MSRS is used")")
-        print("software breakpoints:    \(try SoftwareBreakpointProbe.probe(kvm).explanation)")
-        let watch = try DataBreakpointProbe.run(kvm)
-        let watchNote = watch == .debugRegisters
+        let host = try HostProfile.of(kvm)
+        print("software breakpoints:    \(host.int3.explanation)")
+        let watchNote =
+            host.dataBreakpointsFire
             ? "debug-registers: data breakpoints fire (DR0-DR3, RW=01/11); then page protection, and for rwatch"
             : "page protection: data breakpoints never fire here (CPL0 code is emulated); single steps where a page cannot be protected"
         print("watchpoints:             \(watchNote)")
+        let gaps = host.emulatorMissing.map(\.name).joined(separator: " ")
+        print(
+            "CPL0 code:               \(host.emulatesCPL0 ? "emulated by KVM's instruction emulator; a --kernel guest is kept from \(gaps)" : "runs on the CPU")"
+        )
+        print(
+            "#UD on emulation fail:   \(host.queuesUDOnEmulationFailure ? "queued (kvmstub clears it when it finishes the instruction)" : "not queued")"
+        )
     } catch { fail("\(error)") }
     #endif
     exit(0)
@@ -378,14 +386,19 @@ func regsCommand(_ args: [String]) -> Never {
         exit(0)
     }
     guard args.count >= 2, args[0] == "--arch" else { fail("regs needs --arch x86_64 (see kvmstub regs --help)") }
-    if let table = otherArchitectureTable(args) {
-        print(table.listing(), terminator: "")
-        exit(0)
+    guard let architecture = Architecture(argument: args[1]) else {
+        fail("unknown architecture \(args[1]): \(Architecture.allCases.map(\.rawValue).joined(separator: ", "))")
     }
-    guard args.count == 2 else { fail("unknown option \(args[2]) (see kvmstub regs --help)") }
-    switch args[1] {
-    case "x86_64", "x86-64", "amd64": print(RegisterTable.x86_64.listing(), terminator: "")
-    default: fail("unknown architecture \(args[1]): x86_64, arm64, ppc64")
+    let rest = Array(args.dropFirst(2))
+    switch architecture {
+    case .x86_64:
+        if let extra = rest.first { fail("unknown option \(extra) (see kvmstub regs --help)") }
+        print(RegisterTable.x86_64.listing(), terminator: "")
+    case .arm64:
+        print(RegisterTable.arm64(sveVectorLength: sveVectorLength(rest, command: "regs")).listing(), terminator: "")
+    case .ppc64:
+        if let extra = rest.first { fail("unknown option \(extra) (see kvmstub regs --help)") }
+        print(RegisterTable.ppc64.listing(), terminator: "")
     }
     exit(0)
 }

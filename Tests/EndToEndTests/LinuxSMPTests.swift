@@ -37,7 +37,6 @@ struct LinuxSMPTests {
         let (g, stub, serial) = try debugKernel(
             vmlinux, cmdline: cmdline, arguments: ["--cpus", "2"], script: script, timeout: 900)
         let out = g.stdout.replacingOccurrences(of: "=\n$", with: "= $")
-        print(g.stdout, g.stderr, stub, "serial (\(serial.utf8.count) bytes):\n\(serial.prefix(4000))")
         #expect(printed("rip", in: out) == stopAt, "\(g.stdout)\(g.stderr)\(stub)")
         // gdb sees both vCPUs; the second still at the reset vector (f000:fff0), not yet sent a SIPI.
         #expect(g.stdout.contains("Thread 1 (vCPU 0"), "\(g.stdout)")

@@ -168,6 +168,8 @@ struct GDBServerStallTests {
     @Test func afterAStalledGDBIsDroppedTheNextOneIsServed() throws {
         let server = GDBServer(listen: .tcp(host: "127.0.0.1", port: 0))
         server.stallTimeout = .milliseconds(300)
+        let said = DiagnosticLines()
+        server.diagnostics = { said.append($0) }
         try server.bind()
         let port = try #require(server.boundPort)
         let target = SimulatedTarget()
@@ -182,6 +184,7 @@ struct GDBServerStallTests {
         let deadline = ContinuousClock.now + .seconds(60)
         while target.detachCount == 0 && ContinuousClock.now < deadline { usleep(10_000) }
         #expect(target.detachCount == 1, "the stalled gdb was not dropped within 60 s")
+        #expect(said.lines.contains { $0.contains("gdb sent part of a packet") }, "\(said.lines)")
 
         let second = try #require(connectTCP(port: port))
         defer { second.close() }

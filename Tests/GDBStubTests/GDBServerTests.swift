@@ -1,3 +1,4 @@
+import Foundation
 import GDBStub
 import Glibc
 import Testing
@@ -97,6 +98,8 @@ struct GDBServerTests {
 
     @Test func oneSessionAtATimeUntilKilled() throws {
         let server = GDBServer(listen: .tcp(host: "127.0.0.1", port: 0))
+        let said = DiagnosticLines()
+        server.diagnostics = { said.append($0) }
         try server.bind()
         let port = try #require(server.boundPort)
         let target = SimulatedTarget()
@@ -114,6 +117,7 @@ struct GDBServerTests {
         #expect(second.read(7) == "$E01#a6")
         #expect(second.isClosed())
         second.close()
+        #expect(said.lines == ["kvmstub: refused a second gdb connection: one debugger at a time"])
         // The first goes on, and detaches: the server waits for the next.
         #expect(first.exchange("D", expecting: "+$OK#9a") == "+$OK#9a")
         #expect(first.isClosed())
@@ -132,4 +136,12 @@ struct GDBServerTests {
         #expect(shared.value.peers.count == 2)
         #expect(shared.value.peers.allSatisfy { $0.hasPrefix("127.0.0.1:") })
     }
+}
+
+/// What a server said on its diagnostics, kept for the test to check instead of going to stderr.
+final class DiagnosticLines: @unchecked Sendable {
+    private var kept: [String] = []
+    private let lock = NSLock()
+    func append(_ line: String) { lock.withLock { kept.append(line) } }
+    var lines: [String] { lock.withLock { kept } }
 }

@@ -183,7 +183,7 @@ import Testing
         config.vcpuCount = 3
         config.linuxPlatform = true
         config.serialFD = open("/dev/null", O_WRONLY)
-        let machine = try Machine(configuration: config)
+        let machine = try quietMachine(config)
         try machine.writeFirmwareTables()
         func read(_ a: UInt64, _ n: Int) -> [UInt8] { machine.memory.read(a, count: n) ?? [] }
         let fpAt = try #require(

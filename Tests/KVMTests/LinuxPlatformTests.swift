@@ -39,9 +39,8 @@ struct LinuxPlatformTests {
         switch reason {
         case .exited(let status): #expect(status == 7)
         case .fault(_, let description):
-            print("host limitation reproduced: \(description)")
             #expect(description.contains("instruction emulation failed"))
-            #expect(m.watchpointStrategy == .singleStep, "only a host that emulates CPL0 code should fail here")
+            #expect(m.host.emulatesCPL0, "only a host that emulates CPL0 code should fail here")
         default: Issue.record("unexpected stop \(reason)")
         }
     }
@@ -61,7 +60,7 @@ struct LinuxPlatformTests {
     func emulatorGaps(name: String, instruction: [UInt8]) throws {
         // mov rax, 0x20000; <instruction>; hlt
         let m = try makeMachine([0x48, 0xC7, 0xC0, 0x00, 0x00, 0x02, 0x00] + instruction + [0xF4])
-        guard m.watchpointStrategy == .singleStep else { return }  // the CPU runs guest code here
+        guard m.host.emulatesCPL0 else { return }  // the CPU runs guest code here
         let reason = try run(m, .continue).reason
         guard case .fault(_, let description) = reason else {
             Issue.record("\(name) ran in KVM's emulator (\(reason)): VCPU.emulatorMissing may be hiding it needlessly")
@@ -78,7 +77,7 @@ struct LinuxPlatformTests {
             0xC7, 0x44, 0x24, 0xF8, 0x80, 0x1F, 0x00, 0x00, 0x0F, 0xAE, 0x54, 0x24, 0xF8, 0xB0, 0x07, 0xE6, 0xF4, 0xEB, 0xFE,
         ])
         let reason = try run(m, .continue).reason
-        if m.watchpointStrategy == .singleStep {
+        if m.host.emulatesCPL0 {
             guard case .fault(_, let description) = reason else {
                 Issue.record("LDMXCSR ran in KVM's emulator (\(reason)): the README's account of the boot is out of date")
                 return
@@ -92,7 +91,7 @@ struct LinuxPlatformTests {
     /// The parameters are added once each, and a `clearcpuid=` of the user's is left alone.
     @Test func emulatorParametersAreAddedOnce() throws {
         let m = try linuxMachine([0xF4])
-        guard m.watchpointStrategy == .singleStep else {
+        guard m.host.emulatesCPL0 else {
             #expect(m.commandLineForThisHost("console=ttyS0 noxsave") == "console=ttyS0 noxsave")
             return
         }
@@ -111,7 +110,7 @@ struct LinuxPlatformTests {
         defer {
             // KVM_SET_CPUID2 must hide what the host lets it (on kvm_pvm: CX16, RDTSCP); were the hiding broken,
             // every feature would show and this would be empty.
-            if kvmAvailable, (try? linuxMachine([0xF4]).watchpointStrategy) == .singleStep {
+            if kvmAvailable, (try? linuxMachine([0xF4]).host.emulatesCPL0) == true {
                 #expect(!hiddenByCPUID.isEmpty, "KVM_SET_CPUID2 hid none of VCPU.emulatorMissing")
             }
         }
@@ -120,7 +119,7 @@ struct LinuxPlatformTests {
             let code: [UInt8] = [0xB8] + withUnsafeBytes(of: feature.function.littleEndian) { Array($0) }
                 + [0xB9] + withUnsafeBytes(of: feature.index.littleEndian) { Array($0) } + [0x0F, 0xA2, 0xE6, 0xF4, 0xEB, 0xFE]
             let m = try linuxMachine(code)
-            guard m.watchpointStrategy == .singleStep else { return }
+            guard m.host.emulatesCPL0 else { return }
             let reason = try run(m, .continue).reason
             guard case .exited = reason else {
                 Issue.record("cpuid \(feature.function): \(reason)")
@@ -130,7 +129,7 @@ struct LinuxPlatformTests {
             let shown = u64(try m.readRegister(regnum(name), thread: 1)) >> UInt64(feature.bit) & 1 == 1
             if !shown { hiddenByCPUID.append(feature.name) }
             if shown {
-                print("this host shows \(feature.name) to its guests whatever KVM_SET_CPUID2 says")
+                // This host shows the feature to its guests whatever KVM_SET_CPUID2 says: clearcpuid= must hide it.
                 #expect(LinuxBoot.emulatorParameters.contains("clearcpuid="), "\(feature.name)")
                 let cleared = LinuxBoot.emulatorParameters.split(separator: " ").first { $0.hasPrefix("clearcpuid=") }?
                     .dropFirst("clearcpuid=".count).split(separator: ",").compactMap { Int($0) } ?? []

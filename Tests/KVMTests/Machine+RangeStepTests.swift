@@ -88,7 +88,7 @@ struct MachineRangeStepTests {
         config.vcpuCount = 2
         config.memorySize = 4 << 20
         config.serialFD = open("/dev/null", O_WRONLY)
-        let m = try Machine(configuration: config)
+        let m = try quietMachine(config)
         try m.loadFlat(countdown, at: 0x10000)
         m.start(running: false)
         _ = m.attach()

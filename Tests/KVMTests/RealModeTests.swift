@@ -12,7 +12,7 @@ struct RealModeTests {
         config.memorySize = 4 << 20
         config.serialFD = open("/dev/null", O_WRONLY)
         config.targetDescription = .i8086
-        let machine = try Machine(configuration: config)
+        let machine = try quietMachine(config)
         try machine.loadRealMode(bytes: code, name: "test")
         machine.start(running: false)
         _ = machine.attach()
@@ -43,7 +43,7 @@ struct RealModeTests {
         var config = MachineConfiguration()
         config.memorySize = 4 << 20
         config.serialFD = open("/dev/null", O_WRONLY)
-        let m = try Machine(configuration: config)
+        let m = try quietMachine(config)
         #expect(throws: LoadError.self) {
             try m.loadRealMode(bytes: [UInt8](repeating: 0x90, count: 0xa0000), name: "big")
         }
