@@ -194,6 +194,10 @@ package struct GuestDebugControl: OptionSet, Sendable, Hashable {
     #if arch(arm64)
         /// arm64's KVM_GUESTDBG_USE_HW: dbg_bcr/bvr and dbg_wcr/wvr of kvm_guest_debug_arch.
         package static let useHardwareBreakpoints = GuestDebugControl(rawValue: CKVM_GUESTDBG_USE_HW)
+        /// x86's only: no flag here (a trap that is not ours cannot be given back: MachineArchitecture.reinjectTrap).
+        package static let injectBreakpoint = GuestDebugControl([])
+        /// x86's only: no flag here (capabilities.blockIRQ is false, so it is never asked for).
+        package static let blockIRQ = GuestDebugControl([])
     #else
         package static let useHardwareBreakpoints = GuestDebugControl(rawValue: CKVM_GUESTDBG_USE_HW_BP)
         /// x86: re-inject the #BP the last KVM_EXIT_DEBUG reported into the guest.

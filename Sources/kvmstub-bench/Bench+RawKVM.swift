@@ -1,10 +1,9 @@
-import CKVM
 import Glibc
 import KVM
 
 /// A bare VM for the floor: the loop guest in long mode, one vCPU, and nothing between the benchmark and
-/// KVM_RUN — the measured loops call the ioctls through CKVM directly, not through the counted wrappers
-/// (one variant uses `VCPU.runOnce` to show what the counting costs).
+/// KVM_RUN — the measured loops call the ioctls through `VCPU.uncounted` (KVM/VCPU+Uncounted.swift), not through
+/// the counted funnel (one variant uses `VCPU.runOnce` to show what the counting costs).
 final class RawVM {
     let kvm: KVMSystem
     let vm: VirtualMachine
@@ -29,10 +28,10 @@ final class RawVM {
         memory.write(LoopGuest.entry, LoopGuest.code)
         vcpu = try vm.createVCPU(index: 0)
         try vcpu.setCPUID(fromSupportedOf: kvm)
-        var s = kvm_sregs()
+        var s = X86Sregs()
         try vcpu.getSregs(&s)
-        func segment(_ selector: UInt16, code: Bool) -> kvm_segment {
-            var seg = kvm_segment()
+        func segment(_ selector: UInt16, code: Bool) -> X86Segment {
+            var seg = X86Segment()
             seg.limit = 0xffff_ffff
             seg.selector = selector
             seg.type = code ? 0xb : 0x3
@@ -62,7 +61,7 @@ final class RawVM {
         s.cr0 = 1 << 0 | 1 << 1 | 1 << 4 | 1 << 5 | 1 << 16 | 1 << 31
         s.efer = 1 << 8 | 1 << 10
         try vcpu.setSregs(&s)
-        var r = kvm_regs()
+        var r = X86Regs()
         r.rip = LoopGuest.entry
         r.rsp = 0x20_0000
         r.rflags = 2
@@ -71,18 +70,17 @@ final class RawVM {
 
     /// KVM_SET_GUEST_DEBUG, uncounted. `dr0` with `hardware`: one execute breakpoint in DR0 (DR7 as QEMU sets it).
     func setGuestDebug(step: Bool, dr0: UInt64? = nil) throws(BenchError) {
-        var dbg = kvm_guest_debug()
-        dbg.control = CKVM_GUESTDBG_ENABLE
+        var control: GuestDebugControl = .enable
         if step {
-            dbg.control |= CKVM_GUESTDBG_SINGLESTEP
-            if capabilities.blockIRQ { dbg.control |= CKVM_GUESTDBG_BLOCKIRQ }
+            control.insert(.singleStep)
+            if capabilities.blockIRQ { control.insert(.blockIRQ) }
         }
+        var dr: [UInt64] = []
         if let dr0 {
-            dbg.control |= CKVM_GUESTDBG_USE_HW_BP
-            dbg.arch.debugreg.0 = dr0
-            dbg.arch.debugreg.7 = 0x600 | 2
+            control.insert(.useHardwareBreakpoints)
+            dr = [dr0, 0, 0, 0, 0, 0, 0, 0x600 | 2]
         }
-        guard ckvm_ioctl_ptr(vcpu.fd, CKVM_SET_GUEST_DEBUG, &dbg) == 0 else {
+        guard vcpu.uncounted.setGuestDebug(control, debugRegisters: dr) else {
             throw BenchError("KVM_SET_GUEST_DEBUG: \(errnoText())")
         }
     }
@@ -90,20 +88,21 @@ final class RawVM {
     /// One KVM_RUN that must end in KVM_EXIT_DEBUG.
     @inline(__always)
     func runToDebugExit() throws(BenchError) {
+        let calls = vcpu.uncounted
         while true {
-            if ckvm_ioctl_val(vcpu.fd, CKVM_RUN, 0) == 0 { break }
+            if calls.runOnce() == 0 { break }
             if errno == EINTR || errno == EAGAIN { continue }
             throw BenchError("KVM_RUN: \(errnoText())")
         }
-        let reason = ckvm_run_exit_reason(vcpu.runPage)
-        guard reason == CKVM_EXIT_DEBUG else {
+        let reason = calls.exitReason
+        guard reason == UncountedVCPUCalls.debugExit else {
             throw BenchError("KVM_RUN ended with exit reason \(reason), not KVM_EXIT_DEBUG")
         }
     }
 
     func rip() throws(BenchError) -> UInt64 {
-        var r = kvm_regs()
-        guard ckvm_ioctl_ptr(vcpu.fd, CKVM_GET_REGS, &r) == 0 else { throw BenchError("KVM_GET_REGS: \(errnoText())") }
+        var r = X86Regs()
+        guard vcpu.uncounted.getRegs(&r) else { throw BenchError("KVM_GET_REGS: \(errnoText())") }
         return r.rip
     }
 }
@@ -135,13 +134,12 @@ extension Bench {
         } catch {
             return keys.map { Probe.failed(figure($0.0, $0.1, $0.2), "\(error)") }
         }
-        let runValid = ckvm_run_valid_regs(raw.vcpu.runPage)!
-        let fd = raw.vcpu.fd
-        let regs = UnsafeMutablePointer<kvm_regs>.allocate(capacity: 1)
-        let sregs = UnsafeMutablePointer<kvm_sregs>.allocate(capacity: 1)
-        let xsave = UnsafeMutablePointer<kvm_xsave>.allocate(capacity: 1)
+        let calls = raw.vcpu.uncounted
+        let regs = UnsafeMutablePointer<X86Regs>.allocate(capacity: 1)
+        let sregs = UnsafeMutablePointer<X86Sregs>.allocate(capacity: 1)
+        let xsave = UnsafeMutablePointer<X86XSAVE>.allocate(capacity: 1)
         let stepping: () throws(BenchError) -> Void = { () throws(BenchError) in
-            runValid.pointee = 0
+            calls.handBack(regsAndSregs: false)
             try raw.setGuestDebug(step: true)
         }
         var probes: [Probe] = []
@@ -156,15 +154,15 @@ extension Bench {
                         f,
                         before: { () throws(BenchError) in
                             try stepping()
-                            runValid.pointee = CKVM_SYNC_X86_REGS | CKVM_SYNC_X86_SREGS
+                            calls.handBack(regsAndSregs: true)
                         },
-                        after: { runValid.pointee = 0 }
+                        after: { calls.handBack(regsAndSregs: false) }
                     ) { () throws(BenchError) in try raw.runToDebugExit() })
             case "step_get_regs":
                 probes.append(
                     Probe(f, before: stepping) { () throws(BenchError) in
                         try raw.runToDebugExit()
-                        guard ckvm_ioctl_ptr(fd, CKVM_GET_REGS, regs) == 0 else {
+                        guard calls.getRegs(regs) else {
                             throw BenchError("KVM_GET_REGS: \(errnoText())")
                         }
                     })
@@ -173,13 +171,11 @@ extension Bench {
                 probes.append(
                     Probe(f, before: stepping) { () throws(BenchError) in
                         try raw.runToDebugExit()
-                        guard ckvm_ioctl_ptr(fd, CKVM_GET_REGS, regs) == 0,
-                            ckvm_ioctl_ptr(fd, CKVM_GET_SREGS, sregs) == 0,
-                            ckvm_ioctl_ptr(fd, CKVM_GET_XSAVE, xsave) == 0
+                        guard calls.getRegs(regs), calls.getSregs(sregs), calls.getXSAVE(xsave)
                         else { throw BenchError("KVM_GET_*: \(errnoText())") }
                     })
             case "step_counted":
-                f.note = "VCPU.runOnce records every call in IoctlCounter (a Mutex'd [String: Int])"
+                f.note = "VCPU.runOnce goes through the funnel: IoctlCounter records it (one slot per Ioctl, under a Mutex)"
                 let vcpu = raw.vcpu
                 probes.append(
                     Probe(f, before: stepping) { () throws(BenchError) in
@@ -193,7 +189,7 @@ extension Bench {
                     Probe(
                         f,
                         before: { () throws(BenchError) in
-                            runValid.pointee = 0
+                            calls.handBack(regsAndSregs: false)
                             site.value = try raw.rip() == LoopGuest.siteA ? 1 : 0
                         }
                     ) { () throws(BenchError) in
