@@ -117,6 +117,9 @@ struct GDBServerTests {
         #expect(second.read(7) == "$E01#a6")
         #expect(second.isClosed())
         second.close()
+        // The server says so after closing it: wait for the line (bounded), not for a fixed time.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while said.lines.isEmpty && ContinuousClock.now < deadline { usleep(1000) }
         #expect(said.lines == ["kvmstub: refused a second gdb connection: one debugger at a time"])
         // The first goes on, and detaches: the server waits for the next.
         #expect(first.exchange("D", expecting: "+$OK#9a") == "+$OK#9a")
