@@ -40,7 +40,10 @@ package final class KVMSystem: @unchecked Sendable {
     /// `KVM_GET_MSR_INDEX_LIST`: the MSRs KVM_GET_MSRS serves.
     package func msrIndexList() throws(KVMError) -> [UInt32] {
         var probe = kvm_msr_list()
-        _ = ioctls.perform(.getMSRIndexList, CKVM_GET_MSR_INDEX_LIST, .pointer(&probe))  // E2BIG, with the count
+        // E2BIG, with the count. The pointer lives only inside the closure: `.pointer(&probe)` would let it escape.
+        _ = withUnsafeMutablePointer(to: &probe) {
+            ioctls.perform(.getMSRIndexList, CKVM_GET_MSR_INDEX_LIST, .pointer(UnsafeMutableRawPointer($0)))
+        }
         let n = probe.nmsrs
         let size = ckvm_msr_list_size(n)
         let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
