@@ -1,6 +1,6 @@
 import CKVM
 
-/// Memory slots rearranged after creation: what page-protection watchpoints (Machine/PageWatchpoints.swift) do
+/// Memory slots rearranged after creation: what page-protection watchpoints (Machine/Machine+PageWatchpoints.swift) do
 /// to take guest-physical pages out of the guest's RAM (an access there leaves KVM_RUN as KVM_EXIT_MMIO) or to
 /// make them read-only (KVM_MEM_READONLY: only writes exit).
 extension VirtualMachine {

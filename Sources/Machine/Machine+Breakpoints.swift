@@ -4,7 +4,7 @@ import KVM
 /// `Z`/`z`: breakpoints and watchpoints as the strategies place them (SoftwareBreakpoints.swift for Z0, the
 /// architecture's debug-register slots for Z1–Z4, single steps where data breakpoints never fire).
 extension Machine {
-    /// Read watchpoints too: page protection serves what the debug registers cannot (PageWatchpoints.swift).
+    /// Read watchpoints too: page protection serves what the debug registers cannot (Machine+PageWatchpoints.swift).
     package var supportedBreakpointKinds: Set<BreakpointKind> {
         [.software, .hardware, .writeWatchpoint, .readWatchpoint, .accessWatchpoint]
     }
@@ -20,7 +20,7 @@ extension Machine {
             }
             breakpoints.addSlot(slot, .init(address: address, kind: .hardware, length: 1))
         case .writeWatchpoint, .readWatchpoint, .accessWatchpoint:
-            try insertWatchpoint(kind, at: address, length: length)  // PageWatchpoints.swift chooses the strategy
+            try insertWatchpoint(kind, at: address, length: length)  // Machine+PageWatchpoints.swift chooses the strategy
         }
     }
 

@@ -23,7 +23,7 @@ extension Machine {
         case .hlt:
             return try handleHalt(ctx)
         case .mmio(let address, let isWrite, let data):
-            if let access = servePageAccess(address: address, isWrite: isWrite, data: data) {  // PageWatchpoints.swift
+            if let access = servePageAccess(address: address, isWrite: isWrite, data: data) {  // Machine+PageWatchExits.swift
                 guard case .hit(let kind, let watched) = access else { return nil }
                 return try completeWatchedAccess(ctx, kind, address: watched)
             }

@@ -137,7 +137,7 @@ extension Machine {
                 out += "\n"
             }
         }
-        out += watchpointReport()  // PageWatchpoints.swift
+        out += watchpointReport()  // Machine+PageWatchExits.swift
         for (i, slot) in breakpoints.slots.enumerated() {
             guard let slot, slot.kind == .hardware else { continue }
             out += "  DR\(i) \(slot.kind) 0x\(hex(slot.address)) len \(slot.length)\n"

@@ -40,7 +40,7 @@ extension Machine {
                 }
                 ctx.finishedInstruction = false
                 var handled = try handle(exit, ctx)
-                if handled == nil, let fallback = takeStepFallback(ctx) {  // a watched page ran code (PageWatchpoints.swift)
+                if handled == nil, let fallback = takeStepFallback(ctx) {  // a watched page ran code (Machine+PageWatchExits.swift)
                     try stepFromNowOn(ctx, &command, &watched, fallback)
                 }
                 if handled == nil, ctx.finishedInstruction, command.action.steps { handled = .stop(.stepped) }

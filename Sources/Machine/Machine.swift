@@ -36,7 +36,7 @@ package final class Machine: DebugTarget, @unchecked Sendable {
 
     // Session thread only, while every vCPU is stopped.
     var breakpoints: BreakpointTable
-    /// Page-protection watchpoints and what serves each watchpoint (PageWatchpoints.swift); its own lock.
+    /// Page-protection watchpoints and what serves each watchpoint (Machine+PageWatchpoints.swift); its own lock.
     let pageWatches: PageWatchState
     /// When each vCPU stopped, and what KVM_KVMCLOCK_CTRL said on resume (Machine+KVMClock.swift).
     package let pauseClock = GuestPauseClock()

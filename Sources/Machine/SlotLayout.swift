@@ -1,4 +1,4 @@
-/// How a guest-physical page holding a page-protection watchpoint is taken from the guest (PageWatchpoints.swift).
+/// How a guest-physical page holding a page-protection watchpoint is taken from the guest (Machine+PageWatchpoints.swift).
 enum PageProtection: Equatable, Sendable {
     /// Out of every memory slot: each access, read or write, leaves KVM_RUN as KVM_EXIT_MMIO.
     case hole

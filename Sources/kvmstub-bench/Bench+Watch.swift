@@ -54,7 +54,7 @@ enum WatchLoopGuest {
 }
 
 extension Bench {
-    /// h. Page-protection watchpoints (PageWatchpoints.swift): the loop above, with no watchpoint, with one
+    /// h. Page-protection watchpoints (Machine/Machine+PageWatchpoints.swift): the loop above, with no watchpoint, with one
     /// served by page protection (watch: a read-only page, the store exits; rwatch: a hole, the store and the
     /// load exit), by single steps, and by a debug register where data breakpoints fire. Iterations a second,
     /// counted by the guest in rax over a timed `c` ended by Ctrl-C; the exit round trip follows from the
