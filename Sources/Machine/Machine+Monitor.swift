@@ -5,6 +5,8 @@ import Registers
 extension Machine {
     /// The ioctl counts of one vCPU (thread = vCPU index + 1).
     package func counter(thread: Int) -> IoctlCounter { contexts[thread - 1].vcpu.counter }
+    /// KVM_RUNs a signal ended at once (VCPUContext.interruptedRuns); read while the vCPU is stopped.
+    package func interruptedRuns(thread: Int) -> Int { contexts[thread - 1].interruptedRuns }
 
     package var monitorHelp: [String] {
         [

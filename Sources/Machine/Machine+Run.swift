@@ -25,6 +25,7 @@ extension Machine {
                 ctx.registers.invalidateAfterRun()
                 ctx.translations.removeAll(keepingCapacity: true)
                 if case .interrupted = exit {
+                    ctx.interruptedRuns += 1
                     if stopRequested.load(ordering: .acquiring) {
                         ctx.lastExit = "interrupted (all-stop)"
                         return .kicked

@@ -25,6 +25,10 @@ final class VCPUContext: @unchecked Sendable {
     var statsBase: [String: Int] = [:]
     /// What `vCont;r` did since then (Machine+RangeStep.swift).
     var rangeSteps = RangeStepCount()
+    /// KVM_RUNs that a signal ended before the guest did anything (EINTR), not for this vCPU's own stop: a
+    /// step takes one KVM_RUN plus these. A signal meant for another thread of the process (another machine's
+    /// kick in the same test process) counts here too.
+    var interruptedRuns = 0
 
     init(vcpu: VCPU, backend: any RegisterBackend) {
         self.vcpu = vcpu

@@ -28,11 +28,17 @@ struct MachineRangeStepTests {
         let m = try makeMachine(countdown, syncRegs: syncRegs)
         #expect(m.supportsRangeStepping)
         let before = m.counter(thread: 1).snapshot()
+        let interruptedBefore = m.interruptedRuns(thread: 1)
         #expect(try run(m, .rangeStep(loopLine)) == StopEvent(thread: 1, reason: .stepped))
         #expect(u64(try m.readRegister(regnum("rip"), thread: 1)) == 0x1000e)
         #expect(u64(try m.readRegister(regnum("rax"), thread: 1)) == 500_500)
         let cost = m.counter(thread: 1).since(before)
-        #expect(cost["KVM_RUN"] == loopSteps)
+        // One KVM_RUN a step, besides runs a signal ended before the guest ran (a busy test process has other
+        // machines kicking their threads; the full suite under load once showed 288 more KVM_RUNs than steps).
+        let interrupted = m.interruptedRuns(thread: 1) - interruptedBefore
+        #expect(
+            (cost["KVM_RUN"] ?? 0) - interrupted == loopSteps,
+            "KVM_RUN \(cost["KVM_RUN"] ?? 0), of them \(interrupted) ended by a signal; \(loopSteps) steps")
         // rip comes back in kvm_run with SYNC_REGS; without it, one KVM_GET_REGS a step decides "still in range".
         #expect(cost["KVM_GET_REGS"] == (syncRegs ? nil : loopSteps))
         #expect(m.monitor("sync-stats")?.contains("vCont;r 1 (\(loopSteps) steps inside") == true)
