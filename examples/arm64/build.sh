@@ -39,7 +39,7 @@ for dir in "$here"/*/; do
         continue
     fi
     tmp=$elf.tmp.$$
-    "$cc" "${cflags[@]}" "${ldflags[@]}" -o "$tmp" "$here/lib/start.S" "$here/lib/guest.c" "$dir"/*.S "$dir/main.c" 2>&1 |
+    "$cc" "${cflags[@]}" "${ldflags[@]}" -o "$tmp" "$here/lib/start.S" "$here/lib/vectors.S" "$here/lib/guest.c" "$dir"/*.S "$dir/main.c" 2>&1 |
         grep -v 'has a LOAD segment with RWX' >&2 || true
     [ -f "$tmp" ] || { echo "examples/arm64/build.sh: $name failed" >&2; exit 1; }
     mv -f "$tmp" "$elf"

@@ -68,3 +68,21 @@ void *memcpy(void *dst, const void *src, unsigned long n)
         *d++ = *s++;
     return dst;
 }
+
+/* The default for a guest that installs lib/vectors.S without handling exceptions itself: say which one
+   was taken and end the run with PSCI SYSTEM_RESET (kvmstub exits 1). */
+__attribute__((weak)) void on_exception(struct frame *f, unsigned kind)
+{
+    serial_puts("unexpected exception: vector ");
+    serial_put_dec(kind);
+    serial_puts(" esr=");
+    serial_put_hex(read_sysreg(esr_el1));
+    serial_puts(" elr=");
+    serial_put_hex(f->elr);
+    serial_puts(" far=");
+    serial_put_hex(read_sysreg(far_el1));
+    serial_putc('\n');
+    psci_call(PSCI_SYSTEM_RESET, 0, 0, 0);
+    for (;;)
+        __asm__ volatile("wfi");
+}

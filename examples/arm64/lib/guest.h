@@ -24,6 +24,14 @@ void serial_puts(const char *s);
 void serial_put_hex(unsigned long value);   /* "0x" + lowercase hex, no padding */
 void serial_put_dec(unsigned long value);   /* unsigned decimal */
 unsigned long psci_call(unsigned long fn, unsigned long a1, unsigned long a2, unsigned long a3);
+/* lib/vectors.S: what an exception entry saved; on_exception may change elr (where eret returns). */
+struct frame {
+    unsigned long x[19];            /* x0-x18 */
+    unsigned long x29, x30, elr, spsr;
+};
+extern char el1_vectors[];
+void on_exception(struct frame *f, unsigned kind);   /* defined by a guest that installs el1_vectors */
+
 void *memset(void *dst, int c, unsigned long n);
 void *memcpy(void *dst, const void *src, unsigned long n);
 
