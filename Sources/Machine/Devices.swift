@@ -2,7 +2,8 @@ import Glibc
 
 /// The VMM's port I/O: a 16550-style serial port at 0x3f8 (transmit only; output to a file descriptor) and
 /// an exit port at 0xf4 (a guest writes a status byte; `kvmstub run` ends with that status, as QEMU's
-/// isa-debug-exit does, but with the byte unchanged).
+/// isa-debug-exit does, but with the byte unchanged); with `run --disk`, an ATA disk at 0x1f0–0x1f7 and 0x3f6
+/// (ATADisk.swift).
 struct PortIO {
     static let serialBase: UInt16 = 0x3f8
     static let exitPort: UInt16 = 0xf4
@@ -15,11 +16,23 @@ struct PortIO {
     let serialFD: Int32
     /// `run --kernel`: a 16550A with registers and an interrupt in place of the transmit-only port.
     var uart: UART16550? = nil
+    /// `run --disk`: the primary ATA channel's master. Without it the channel's ports read all ones, as a bus with
+    /// no controller does.
+    var disk: ATADisk? = nil
 
     /// An OUT of `bytes` to `port`.
     func write(port: UInt16, bytes: UnsafeRawBufferPointer) -> Effect {
         if let uart, (Self.serialBase...(Self.serialBase + 7)).contains(port) {
             for b in bytes { uart.write(offset: port - Self.serialBase, b) }
+            return .none
+        }
+        if let disk, ATADisk.serves(port) {
+            // The data port takes a stream (outsw/outsl of a sector); a task-file register one value.
+            if port == ATADisk.Port.data {
+                disk.writeData(bytes)
+            } else if let b = bytes.first {
+                disk.write(port: port, b)
+            }
             return .none
         }
         switch port {
@@ -44,6 +57,12 @@ struct PortIO {
     func read(port: UInt16, into bytes: UnsafeMutableRawBufferPointer) {
         if let uart, (Self.serialBase...(Self.serialBase + 7)).contains(port) {
             for i in 0..<bytes.count { bytes[i] = uart.read(offset: port - Self.serialBase) }
+            return
+        }
+        if let disk, ATADisk.serves(port) {
+            if port == ATADisk.Port.data { return disk.readData(into: bytes) }
+            let value = disk.read(port: port)  // one read: a status read may be the one that still sees BSY
+            for i in 0..<bytes.count { bytes[i] = value }
             return
         }
         let value: UInt8

@@ -93,7 +93,8 @@ package final class Machine: DebugTarget, @unchecked Sendable {
         control = RunControl(vcpuCount: contexts.count)
         ports = PortIO(
             serialFD: configuration.serialFD,
-            uart: configuration.linuxPlatform ? LinuxBoot.makeUART(vm, fd: configuration.serialFD) : nil)
+            uart: configuration.linuxPlatform ? LinuxBoot.makeUART(vm, fd: configuration.serialFD) : nil,
+            disk: configuration.disk)
         KickSignal.install()
     }
 

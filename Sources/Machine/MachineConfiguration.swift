@@ -32,6 +32,8 @@ package struct MachineConfiguration: Sendable {
     /// interrupt (examples/timer). HLT then waits for an interrupt inside KVM instead of exiting, so the
     /// hw-then-hlt strategy has only its four debug registers; the guest still ends through port 0xf4.
     package var inKernelIRQChip = false
+    /// `run --disk FILE`: an ATA PIO disk on the primary channel (ATADisk.swift).
+    package var disk: ATADisk? = nil
     /// Either way there is an in-kernel interrupt controller.
     var hasInKernelIRQChip: Bool { linuxPlatform || inKernelIRQChip }
 

@@ -13,6 +13,9 @@ final class UncheckedBox<T: AnyObject>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
 }
 
+/// 0x55-style: a byte for a message.
+func hex2(_ b: UInt8) -> String { "0x" + (b < 0x10 ? "0" : "") + String(b, radix: 16) }
+
 /// One line on stderr and exit status 1: how every bad input ends.
 func fail(_ message: String) -> Never {
     let text = "kvmstub: \(message)\n"
@@ -41,6 +44,8 @@ let usage = """
 let runUsage = """
     usage: kvmstub run IMAGE [--gdb HOST:PORT | --gdb PATH] [--wait] [--memory SIZE] [--serial PATH] [--cpus N]
                              [--sw-breakpoints auto|int3|hw-then-hlt] [--watchpoints W] [--no-sync-regs] [--real-mode [--gdb-arch A]]
+                             [--disk FILE[,ro]]
+       kvmstub run --real-mode --disk FILE [--gdb-arch A] [...]     (boot from the disk's sector 0)
 
     Boots IMAGE (an ELF64 x86-64 executable; PT_LOAD segments at p_paddr, entry in 64-bit long mode with
     the first 4 GiB identity-mapped) and, with --gdb, serves the GDB remote protocol.
@@ -72,6 +77,12 @@ let runUsage = """
                           registers under architecture i8086, so it disassembles 16-bit code
       --gdb-arch A        with --real-mode: i8086 (default) or x86-64, the 64-bit registers, for an image that
                           climbs to long mode (gdb reads the description once, when it connects)
+      --disk FILE[,ro]    an ATA disk (the primary channel's master, ports 0x1f0-0x1f7 and 0x3f6), served by
+                          polled PIO: LBA28 READ/WRITE SECTORS (0x20/0x30), IDENTIFY (0xec), FLUSH CACHE; no
+                          IRQ 14, no DMA, no slave (its status reads 0). FILE is whole 512-byte sectors; writes
+                          reach it at once. ,ro opens it read-only (WRITE SECTORS then fails with ERR/ABRT).
+                          With --real-mode and no IMAGE, boots from it as a PC BIOS does: sector 0 (which must
+                          end in 0x55 0xaa) is copied to 0x7c00 and started there, dl = 0x80
 
     The guest ends the run by writing a status byte to port 0xf4; kvmstub exits with that status.
 
@@ -157,6 +168,7 @@ func runCommand(_ args: [String]) -> Never {
     var commandLine: String?
     var memoryGiven = false
     var memoryMap = true
+    var diskArgument: String?
     var stallTimeout = Session.defaultStallTimeout
     var i = 0
     func value(_ flag: String) -> String {
@@ -191,6 +203,7 @@ func runCommand(_ args: [String]) -> Never {
         case "--no-memory-map": memoryMap = false
         case "--irqchip": config.inKernelIRQChip = true
         case "--real-mode": realMode = true
+        case "--disk": diskArgument = value(a)
         case "--gdb-arch":
             let v = value(a)
             guard let d = X86TargetDescription(rawValue: v) else { fail("--gdb-arch \(v): want i8086 or x86-64") }
@@ -231,15 +244,32 @@ func runCommand(_ args: [String]) -> Never {
     // gdb's memory map covers the addresses it uses, guest-virtual ones (Machine+MemoryMap.swift): the RAM for
     // the identity-mapped ELF guests, the canonical halves for a kernel, none for real-mode code that pages.
     config.memoryMap = !memoryMap || realMode ? .none : kernelPath != nil ? .linuxKernelForThisHost : .guestRAM
-    guard let image = image ?? kernelPath else { fail("run needs an IMAGE or --kernel (see kvmstub run --help)") }
+    if diskArgument != nil && kernelPath != nil { fail("--disk is for a boot sector or an example guest, not --kernel (Linux finds no PCI IDE controller here)") }
+    let bootFromDisk = realMode && image == nil && diskArgument != nil
+    guard let image = image ?? kernelPath ?? (bootFromDisk ? diskArgument : nil) else {
+        fail("run needs an IMAGE or --kernel (see kvmstub run --help)\(realMode ? ", or --disk FILE to boot from its sector 0" : "")")
+    }
     if wait && gdb == nil { fail("--wait needs --gdb: nothing could attach to the stopped guest") }
     let listen: ListenAddress?
     do { listen = try gdb.map { g throws(GDBServerError) in try ListenAddress.parse(g) } } catch { fail("\(error)") }
     if case .tcp(let host, _) = listen, !["127.0.0.1", "localhost", "::1"].contains(host) {
         say("warning: listening on \(host), not loopback: whoever connects gets full control of the guest")
     }
+    if let diskArgument {
+        let readOnly = diskArgument.hasSuffix(",ro")
+        let path = readOnly ? String(diskArgument.dropLast(3)) : diskArgument
+        do { config.disk = try ATADisk(path: path, readOnly: readOnly) } catch { fail("\(error)") }
+    }
     let elf: ELFImage?
-    let raw = readFile(image)
+    let raw: [UInt8]
+    if bootFromDisk, let disk = config.disk {
+        do { raw = try disk.sector(0) } catch { fail("\(error)") }
+        guard raw[510] == 0x55 && raw[511] == 0xaa else {
+            fail("--disk \(disk.path): sector 0 is not a boot sector: it ends in \(hex2(raw[510])) \(hex2(raw[511])), not 0x55 0xaa")
+        }
+    } else {
+        raw = readFile(image)
+    }
     do { elf = realMode || kernelPath != nil ? nil : try ELFImage(bytes: raw, name: image) } catch {
         fail("\(error)\(notELFHint(raw))")
     }

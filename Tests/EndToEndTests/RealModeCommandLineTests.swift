@@ -30,3 +30,46 @@ import Testing
         #expect(r.stderr.contains("a real-mode image starts one vCPU"))
     }
 }
+
+/// `kvmstub run --disk`: booting from a disk's sector 0 as a BIOS does, and the files that cannot be disks.
+@Suite struct DiskCommandLineTests {
+    func temporary(_ bytes: [UInt8]) throws -> String {
+        let path = NSTemporaryDirectory() + "disk-\(UUID().uuidString).img"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test(.enabled(if: kvmUsable, "needs /dev/kvm"))
+    func bootsSectorZeroOfTheDiskAsABIOSWould() throws {
+        _ = try run("/bin/bash", ["examples/build.sh"])
+        // Lesson 1's boot sector is one sector with the signature: as a disk of two sectors it boots the same.
+        let boot = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "examples/build/lesson-1-real-mode.bin")))
+        let disk = try temporary(boot + [UInt8](repeating: 0, count: 512))
+        defer { try? FileManager.default.removeItem(atPath: disk) }
+        let r = try run(kvmstubPath, ["run", "--real-mode", "--disk", disk], timeout: 60)
+        #expect(r.status == 55, "\(r.stderr)")
+        #expect(r.stdout.contains("boot: real mode at 0000:7c00") && r.stdout.contains("sum=0x0037"))
+    }
+
+    @Test func aDiskWithoutABootSignatureIsOneLine() throws {
+        let disk = try temporary([UInt8](repeating: 0x90, count: 1024))
+        defer { try? FileManager.default.removeItem(atPath: disk) }
+        let r = try run(kvmstubPath, ["run", "--real-mode", "--disk", disk])
+        #expect(r.status == 1)
+        #expect(r.stderr == "kvmstub: --disk \(disk): sector 0 is not a boot sector: it ends in 0x90 0x90, not 0x55 0xaa\n")
+    }
+
+    @Test func filesThatCannotBeDisksAndMisuse() throws {
+        let odd = try temporary([UInt8](repeating: 0, count: 1000))
+        defer { try? FileManager.default.removeItem(atPath: odd) }
+        let r = try run(kvmstubPath, ["run", "--real-mode", "--disk", odd])
+        #expect(r.status == 1)
+        #expect(r.stderr == "kvmstub: --disk \(odd): 1000 bytes; a disk is whole 512-byte sectors (at least one)\n")
+        let missing = try run(kvmstubPath, ["run", "--real-mode", "--disk", "/nonexistent.img,ro"])
+        #expect(missing.status == 1 && missing.stderr == "kvmstub: --disk /nonexistent.img: No such file or directory\n")
+        let kernel = try run(kvmstubPath, ["run", "--kernel", "vmlinux", "--disk", odd])
+        #expect(kernel.status == 1 && kernel.stderr.contains("--disk is for a boot sector or an example guest, not --kernel"))
+        let nothing = try run(kvmstubPath, ["run", "--real-mode"])
+        #expect(nothing.status == 1 && nothing.stderr.contains("or --disk FILE to boot from its sector 0"))
+    }
+}
