@@ -100,3 +100,36 @@ for dir in "$here"/*/; do
     dir="${dir%/}"
     if [[ -f "$dir/boot.S" ]]; then build_raw "$(basename "$dir")" "$dir"; fi
 done
+
+# Lesson 10: a disk, not an image. lesson-10-boot-disk/boot.S is built above (its .bin is sector 0);
+# kernel.c is a 32-bit kernel (-O0) linked at 1 MiB (lesson-10-boot-disk-kernel.elf, with symbols, for gdb). The disk
+# lesson-10-boot-disk.img (256 sectors): sector 0 the boot sector, sectors 1..64 the kernel's ELF file without its
+# debug info (boot.S reads 64 sectors), zeroes after; the last sector is the kernel's record block, empty here.
+build_disk() {
+    local dir="$here/lesson-10-boot-disk" name=lesson-10-boot-disk
+    local kernel="$out/$name-kernel.elf" img="$out/$name.img"
+    if [[ -z "${FORCE:-}" && -f "$img" && -f "$kernel" ]]; then
+        if [[ -z "$(find "$dir" "$here/build.sh" "$out/$name.bin" -newer "$img" -print -quit)" ]]; then return 0; fi
+    fi
+    local tmp="$out/$name.tmp.$$"
+    # -O0: every local lives in the stack frame, so `info locals` shows them all (-O1 keeps few of them).
+    "$cc" -m32 "${cflags[@]}" -O0 -T "$dir/kernel.ld" -Wl,-m,elf_i386 -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments \
+        -Wl,-z,max-page-size=4096 -o "$tmp-kernel.elf" "$dir/kernel.c"
+    objcopy --strip-all "$tmp-kernel.elf" "$tmp-kernel.bin"
+    local size
+    size=$(stat -c %s "$tmp-kernel.bin")
+    if [ "$size" -gt $((64 * 512)) ]; then
+        echo "build.sh: $name's kernel is $size bytes: boot.S reads 64 sectors (32768 bytes)" >&2
+        rm -f "$tmp"*
+        return 1
+    fi
+    [ "$(stat -c %s "$out/$name.bin")" = 512 ] || { echo "build.sh: $name.bin is not one sector" >&2; return 1; }
+    truncate -s $((256 * 512)) "$tmp.img"
+    dd if="$out/$name.bin" of="$tmp.img" conv=notrunc status=none
+    dd if="$tmp-kernel.bin" of="$tmp.img" bs=512 seek=1 conv=notrunc status=none
+    rm -f "$tmp-kernel.bin"
+    mv -f "$tmp-kernel.elf" "$kernel"
+    mv -f "$tmp.img" "$img"
+    echo "built $img"
+}
+build_disk

@@ -36,6 +36,12 @@
 #   # cmdline: TEXT        the kernel's command line (kvmstub run --cmdline TEXT)
 #   # memory: SIZE         kvmstub run --memory SIZE
 #   # timeout: N           seconds gdb may take (default 120)
+#   # disk: FILE           a copy of examples/build/FILE is the guest's ATA disk (kvmstub run --disk); with
+#                          --real-mode the machine boots from its sector 0 (no image); KVMSTUB_DISK names the copy
+#                          in gdb's environment
+#   # boot-again: TEXT     with a disk: once gdb and kvmstub are done, boot the same disk again without gdb; its
+#                          serial output (appended to the first run's, for the quoted sessions) contains TEXT and
+#                          it exits with `# exit:` (any number of these lines)
 # and it fails on any "FAIL:" line, on "Error in sourced command file", or when it checks nothing.
 # Every block of README.md, examples/README.md and examples/*/LESSON.md marked `<!-- session: NAME -->` must
 # be what the script NAME.gdb ran and printed, command by command (gdb-scripts/lib/quoted.py): gdb runs such a
@@ -120,6 +126,11 @@ for script in "${scripts[@]}"; do
     [ -n "$kernel" ] && sources+=(-ex "source $here/lib/kernel.py")
     while IFS= read -r f; do [ -n "$f" ] && sources+=(-ex "source $here/$f"); done < <(header source "$script")
     cmdline=$(header cmdline "$script")
+    disk=$(header disk "$script")
+    if [ -n "$disk" ]; then
+        cp "$root/examples/build/$disk" "$tmp/disk.img"
+        run_flags+=(--disk "$tmp/disk.img")
+    fi
     memory=$(header memory "$script")
     if [ -n "$kernel" ]; then
         case "$kernel" in
@@ -134,7 +145,9 @@ for script in "${scripts[@]}"; do
         serve=(fake-target --arch "${fake[0]}" ${fake[1]:+--sve-vl "${fake[1]}"})
         image=()
     else
-        serve=(run "$root/examples/build/$guest.$image_suffix" $wait_flag ${cpus:+--cpus $cpus} "${run_flags[@]}" --serial "$tmp/serial")
+        boot_image=("$root/examples/build/$guest.$image_suffix")
+        [ -n "$disk" ] && [ "$image_suffix" = bin ] && boot_image=()  # --real-mode --disk: the disk's sector 0
+        serve=(run "${boot_image[@]}" $wait_flag ${cpus:+--cpus $cpus} "${run_flags[@]}" --serial "$tmp/serial")
         image=("$root/examples/build/$guest.elf")
         [ "$(header symbols "$script")" = none ] && image=()
     fi
@@ -182,7 +195,7 @@ for script in "${scripts[@]}"; do
         quotes_host=
         if [ "$(header quotes-from "$script")" = rig ]; then [ -z "$emulated" ] && quotes_host=yes
         else [ -n "$emulated" ] && quotes_host=yes; fi
-        (cd "$root" && KERNEL_GDB=${KERNEL_GDB:-} KVMSTUB_SERIAL=$tmp/serial clean_signals timeout -k 5 "$(header timeout "$script" | grep . || echo "${KVMSTUB_GDB_TIMEOUT:-120}")" "$script_gdb" -batch -nx -ex "set confirm off" \
+        (cd "$root" && KERNEL_GDB=${KERNEL_GDB:-} KVMSTUB_SERIAL=$tmp/serial KVMSTUB_DISK=$tmp/disk.img clean_signals timeout -k 5 "$(header timeout "$script" | grep . || echo "${KVMSTUB_GDB_TIMEOUT:-120}")" "$script_gdb" -batch -nx -ex "set confirm off" \
             -ex "source $here/lib/check.gdb" "${sources[@]}" -ex "set trace-commands $trace" \
             -ex "target remote 127.0.0.1:$port" -x "$script" "${image[@]}") >"$tmp/gdb.trace" 2>&1
         gdb_status=$?
@@ -199,6 +212,19 @@ for script in "${scripts[@]}"; do
             problems+=("kvmstub exited with $status, expected $want_exit")
         fi
         [ "$gdb_status" = 0 ] || problems+=("gdb exited with $gdb_status")
+        if [ -n "$disk" ] && [ -n "$(header boot-again "$script")" ]; then
+            # The same disk, booted again without gdb: what the first run wrote must be there.
+            boot_image=("$root/examples/build/$guest.$image_suffix")
+            [ "$image_suffix" = bin ] && boot_image=()
+            (clean_signals timeout -k 5 60 "$kvmstub" run "${boot_image[@]}" "${run_flags[@]}" --serial "$tmp/serial2" \
+                >"$tmp/stdout2" 2>"$tmp/stderr2")
+            again=$?
+            [ -n "$want_exit" ] && [ "$again" != "$want_exit" ] &&
+                problems+=("booted again, kvmstub exited with $again, expected $want_exit: $(head -3 "$tmp/stderr2")")
+            while IFS= read -r text; do
+                [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/serial2" && problems+=("booted again, the serial output lacks: $text")
+            done < <(header boot-again "$script")
+        fi
         grep -q "^FAIL:" "$tmp/gdb.out" && problems+=("$(grep '^FAIL:' "$tmp/gdb.out" | head -5)")
         grep -q "Error in sourced command file" "$tmp/gdb.out" && problems+=("$(grep -A1 'Error in sourced command file' "$tmp/gdb.out" | head -3)")
         while IFS= read -r text; do
@@ -207,6 +233,7 @@ for script in "${scripts[@]}"; do
         while IFS= read -r text; do
             [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/gdb.out" && problems+=("gdb output lacks: $text")
         done < <(header expect "$script")
+        [ -e "$tmp/serial2" ] && cat "$tmp/serial2" >>"$tmp/serial"  # the second boot's, after the first's
         if [ "$trace" = on ] && [ -n "$quotes_host" ]; then
             while IFS= read -r line; do
                 [ -n "$line" ] && problems+=("$line")

@@ -51,6 +51,27 @@ import Testing
         #expect(r.stdout.contains("boot: real mode at 0000:7c00") && r.stdout.contains("sum=0x0037"))
     }
 
+    @Test(.enabled(if: kvmUsable, "needs /dev/kvm"))
+    func lesson10sKernelCountsItsBootsOnTheDisk() throws {
+        _ = try run("/bin/bash", ["examples/build.sh"])
+        let image = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "examples/build/lesson-10-boot-disk.img")))
+        let disk = try temporary(image)
+        defer { try? FileManager.default.removeItem(atPath: disk) }
+        let first = try run(kvmstubPath, ["run", "--real-mode", "--disk", disk], timeout: 60)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("kernel: disk \"KVMSTUB ATA PIO DISK\", 256 sectors"))
+        #expect(first.stdout.contains("the first boot from this disk") && first.stdout.contains("boot 1 recorded in sector 255"))
+        let after = [UInt8](try Data(contentsOf: URL(fileURLWithPath: disk)))
+        #expect(after.count == image.count && after[0..<(255 * 512)] == image[0..<(255 * 512)])  // only the record changed
+        #expect(after[(255 * 512)..<(255 * 512 + 8)].elementsEqual(Array("KVMSTUB\0".utf8)))
+        let second = try run(kvmstubPath, ["run", "--real-mode", "--disk", disk], timeout: 60)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains("the record block says \"written by boot 1\"") && second.stdout.contains("boot 2 recorded"))
+        // Read-only: the kernel's write fails (ABRT) and it says so.
+        let ro = try run(kvmstubPath, ["run", "--real-mode", "--disk", disk + ",ro"], timeout: 60)
+        #expect(ro.status == 1 && ro.stdout.contains("kernel: cannot write the record block"))
+    }
+
     @Test func aDiskWithoutABootSignatureIsOneLine() throws {
         let disk = try temporary([UInt8](repeating: 0x90, count: 1024))
         defer { try? FileManager.default.removeItem(atPath: disk) }
