@@ -83,6 +83,14 @@ package final class VCPU: @unchecked Sendable {
         try ioctls.call(.setMPState, CKVM_SET_MP_STATE, &mp, detail: "\(CKVM_MP_STATE_RUNNABLE)")
     }
 
+    /// `KVM_GET_MP_STATE`: RUNNABLE, or (with an in-kernel LAPIC) waiting for INIT/SIPI or halted in KVM. The
+    /// kernel takes the vCPU's mutex: never call it while the vCPU is in KVM_RUN on its thread (it would wait).
+    package func mpState() throws(KVMError) -> MPState {
+        var mp = kvm_mp_state()
+        try ioctls.call(.getMPState, CKVM_GET_MP_STATE, &mp)
+        return MPState(rawValue: mp.mp_state)
+    }
+
     #if arch(x86_64)
     /// `KVM_GET_VCPU_EVENTS` / `KVM_SET_VCPU_EVENTS`: pending and injected exceptions, interrupts, NMIs.
     package func getEvents() throws(KVMError) -> X86VCPUEvents {

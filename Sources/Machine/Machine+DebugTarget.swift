@@ -232,7 +232,17 @@ extension Machine {
     package func threadExtraInfo(_ thread: Int) -> String? {
         guard let ctx = try? context(thread) else { return nil }
         let v = control.withLock { $0.vcpus[ctx.vcpu.index] }
-        return
-            "vCPU \(ctx.vcpu.index), \(v.running ? "running" : v.halted ? "halted" : "stopped"), last exit \(v.lastExit)"
+        let waiting = v.running ? nil : mpState(ctx).flatMap { $0.waitsForStartup ? $0 : nil }
+        return "vCPU \(ctx.vcpu.index), \(v.running ? "running" : v.halted ? "halted" : "stopped")"
+            + (waiting.map { ", \($0.meaning)" } ?? "") + ", last exit \(v.lastExit)"
+    }
+
+    /// A stopped vCPU's KVM_MP_STATE, with an in-kernel LAPIC (without one every vCPU is RUNNABLE and nothing is
+    /// asked); nil while its thread runs it (the ioctl would wait for KVM_RUN to return) or when KVM refuses.
+    func mpState(_ ctx: VCPUContext) -> MPState? {
+        guard configuration.hasInKernelIRQChip, !control.withLock({ $0.vcpus[ctx.vcpu.index].running }) else {
+            return nil
+        }
+        return try? ctx.vcpu.mpState()
     }
 }

@@ -27,29 +27,40 @@ extension Machine {
             throw LoadError("\(contexts.count) vCPUs need \(contexts.count * 64) KiB of stack: more than the guest RAM")
         }
         let apEntry = image.symbols[Self.secondaryEntrySymbol]
-        if contexts.count > 1 && apEntry == nil {
+        if contexts.count > 1 && apEntry == nil && !configuration.hasInKernelIRQChip {
             throw LoadError(
-                "\(name) has no `\(Self.secondaryEntrySymbol)` symbol: with --cpus \(contexts.count) the secondary vCPUs need an entry point"
+                "\(name) has no `\(Self.secondaryEntrySymbol)` symbol: with --cpus \(contexts.count) the secondary vCPUs need an entry point (or --irqchip, for a guest that starts them itself with INIT/SIPI)"
             )
         }
         for (i, ctx) in contexts.enumerated() {
+            guard i == 0 || apEntry != nil else {
+                // No `ap_start`, an in-kernel LAPIC: the vCPU is left as KVM made it, UNINITIALIZED in the reset
+                // state, until vCPU 0 starts it with INIT and a SIPI through its LAPIC, as firmware and kernels do.
+                continue
+            }
             // Secondary vCPUs start at `ap_start` with rdi = their index and their own 64 KiB stack.
             try architecture.enter(
                 ctx, entry: i == 0 ? image.entry : apEntry!, stack: stackTop - UInt64(i) * 0x10000, argument: UInt64(i))
             // An in-kernel LAPIC holds a secondary vCPU until INIT/SIPI; ours start at `ap_start` instead.
             if i > 0 && configuration.hasInKernelIRQChip { try ctx.vcpu.makeRunnable() }
         }
+        if contexts.count > 1 && apEntry == nil {
+            let which = contexts.count == 2 ? "vCPU 1 waits" : "vCPUs 1-\(contexts.count - 1) wait"
+            report("\(name) has no `\(Self.secondaryEntrySymbol)`: \(which) for the guest's INIT/SIPI")
+        }
     }
 
-    /// The ELF symbol where secondary vCPUs start (there is no interrupt controller to send them SIPIs).
+    /// The ELF symbol where secondary vCPUs start when the guest does not start them itself (INIT/SIPI, with
+    /// --irqchip).
     package static let secondaryEntrySymbol = "ap_start"
 
-    /// Copy raw code into guest RAM at `address` and start every vCPU there in long mode (tests, probes).
-    package func loadFlat(_ code: [UInt8], at address: UInt64) throws {
+    /// Copy raw code into guest RAM at `address` and start every vCPU there in long mode (tests, probes); with
+    /// `secondariesWaitForStartup` (an in-kernel LAPIC), vCPU 0 only: the others wait for INIT/SIPI.
+    package func loadFlat(_ code: [UInt8], at address: UInt64, secondariesWaitForStartup: Bool = false) throws {
         guard address >= architecture.reservedLowMemory, memory.write(address, code) else {
             throw LoadError("flat image at 0x\(String(address, radix: 16)) does not fit in guest RAM")
         }
-        for (i, ctx) in contexts.enumerated() {
+        for (i, ctx) in contexts.enumerated() where i == 0 || !secondariesWaitForStartup {
             try architecture.enter(
                 ctx, entry: address, stack: (UInt64(memory.size) & ~0xf) - UInt64(i) * 0x10000, argument: UInt64(i))
         }

@@ -15,7 +15,7 @@ extension Machine {
             "watch-strategy [auto|page|debug-registers|single-step]  what serves new watchpoints (now \(pageWatches.state.withLock { $0.request.rawValue }))",
             "resume-timeline [reset]  with several vCPUs: hand-off, all-stop and notification times of the last resumes",
             "translate ADDR      walk the page tables for a guest-virtual address, level by level",
-            "vcpus               the state and last exit of each vCPU",
+            "vcpus               the state and last exit of each vCPU; with an in-kernel LAPIC its KVM_MP_STATE",
             "reginfo NAME        a register's ONE_REG ID field by field, the ioctl that serves it, its sync group",
             "kaslr               a Linux kernel's text address and KASLR slide, and the gdb command to apply it",
             "kvmclock            whether the guest was told of long stops (KVM_KVMCLOCK_CTRL), per vCPU",
@@ -45,9 +45,20 @@ extension Machine {
                 if words.dropFirst().first == "reset" { s.timeline.reset() }
                 return s.timeline.report
             }
-        case "vcpus": return threadIDs.compactMap { threadExtraInfo($0) }.joined(separator: "\n") + "\n"
+        case "vcpus": return vcpusReport()
         default: return nil
         }
+    }
+
+    /// `monitor vcpus`: each vCPU as `info threads` shows it, and, with an in-kernel LAPIC, its KVM_GET_MP_STATE.
+    private func vcpusReport() -> String {
+        var out = ""
+        for thread in threadIDs {
+            guard let ctx = try? context(thread), let line = threadExtraInfo(thread) else { continue }
+            out += line + "\n"
+            if let mp = mpState(ctx) { out += "  mp_state KVM_MP_STATE_\(mp.name): \(mp.meaning)\n" }
+        }
+        return out
     }
 
     private func syncStats(reset: Bool) -> String {

@@ -61,7 +61,9 @@ let runUsage = """
       --memory SIZE       guest RAM, e.g. 128M (default), 1G, 65536K
       --serial PATH       write the serial port (0x3f8) to PATH instead of stdout
       --cpus N            vCPUs (default 1). vCPU 0 starts at the ELF entry; the others at the symbol
-                          `ap_start`, with rdi = their index and a 64 KiB stack each below vCPU 0's
+                          `ap_start`, with rdi = their index and a 64 KiB stack each below vCPU 0's. With
+                          --irqchip and no `ap_start` they wait, as KVM creates them, for the INIT and SIPI the
+                          guest sends through its LAPIC, and start in real mode at the SIPI's vector * 0x1000
       --sw-breakpoints S  how Z0 is served: auto (probe the host, default), int3, hw-then-hlt
       --watchpoints W     how Z2/Z3/Z4 are served: auto (default: debug registers where data breakpoints fire and
                           one is free, else page protection), page, debug-registers, single-step; `monitor
