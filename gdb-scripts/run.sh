@@ -11,7 +11,7 @@
 #        KVMSTUB=rig/kvmstub-remote runs each kvmstub in the nested rig's L1 (scripts/rig-x86.sh).
 #
 # A script's header says what to expect:
-#   # guest: NAME          examples/build/NAME.elf
+#   # guest: NAME          examples/build/NAME.elf (arm64/NAME: examples/arm64/NAME, built by examples/arm64/build.sh)
 #   # run: --no-wait       start the guest running (default: --wait, stopped at its entry); other words are
 #                          more `kvmstub run` flags: --real-mode boots examples/build/NAME.bin (gdb still
 #                          reads NAME.elf for symbols), --gdb-arch x86-64
@@ -92,10 +92,16 @@ quoted_sessions=$(python3 "$here/lib/quoted.py" --list "$root")
 
 header() { sed -n "s/^# $1: //p" "$2"; }
 
-# The example guests, unless every script serves a fake kernel (no guest at all).
+# The example guests, unless every script serves a fake kernel (no guest at all); the arm64 ones
+# (`# guest: arm64/NAME`, examples/arm64/) when a script names one.
 for script in "${scripts[@]}"; do
     [ -n "$(header fake-target "$script")" ] && continue
     "$root/examples/build.sh" >/dev/null || { echo "run.sh: examples/build.sh failed" >&2; exit 2; }
+    break
+done
+for script in "${scripts[@]}"; do
+    case "$(header guest "$script")" in arm64/*) ;; *) continue ;; esac
+    "$root/examples/arm64/build.sh" >/dev/null || { echo "run.sh: examples/arm64/build.sh failed" >&2; exit 2; }
     break
 done
 

@@ -4,6 +4,7 @@
 # so /dev/kvm inside is arm64 KVM in VHE mode; a busybox initramfs runs one job script there and powers off.
 #
 # usage: rig/arm64.sh [--cpu CPU] [--gdb-port PORT [--then CMD]] [--timeout S] [--log FILE] JOB.sh [FILE...]
+#        rig/arm64.sh [--cpu CPU] --serve DIR [FILE...]
 #   JOB.sh      a busybox sh script run in the guest (in /tmp, PATH=/rig:/bin); the rig exits with its status
 #   FILE...     copied to /rig/ in the guest beside:
 #                 /rig/kvmstub, /rig/lib/  the arm64 kvmstub from .build-arm64 (scripts/build-arm64.sh) with its
@@ -16,6 +17,11 @@
 #                   rig's status is then CMD's if the job's was 0
 #   --timeout S     give up after S seconds (default 900): the job, the boot and all
 #   --log FILE      the console log (default: a temporary file, named on failure)
+#   --serve DIR     no job: boot in the background and serve rig/agent.c (built for arm64) on port 7000, so
+#                   rig/kvmstub-remote (KVMSTUB_RIG=DIR; rig/arm64-remote sets it) runs kvmstub there session
+#                   after session in one boot. DIR gets ctl-port (the agent's forward on 127.0.0.1),
+#                   monitor.sock (QEMU's monitor: kvmstub-remote adds the gdb forwards), console.log, qemu.pid,
+#                   boot-seconds; returns once the agent answers. Stop: kill "$(cat DIR/qemu.pid)"
 # env: KVMSTUB_CACHE (default /var/cache/kvmstub): the kernel, busybox and the base initramfs are cached there
 #      (arm64-guest/); KVMSTUB_ARM64_BUILD (default .build-arm64); KVMSTUB_ARM64_ROOT (scripts/arm64-root.sh).
 #      QUIET=1: the console goes to the log only.
@@ -29,6 +35,7 @@ build=${KVMSTUB_ARM64_BUILD:-$top/.build-arm64}
 cpu=max,sve=on,sve2048=on
 port=
 then=
+serve=
 limit=900
 log=
 while [ $# -gt 0 ]; do
@@ -38,16 +45,31 @@ while [ $# -gt 0 ]; do
     --then) then=$2; shift 2 ;;
     --timeout) limit=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
+    --serve) serve=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) rig_die "unknown option $1 (see --help)" ;;
     *) break ;;
     esac
 done
-[ $# -ge 1 ] || rig_die "usage: rig/arm64.sh [options] JOB.sh [FILE...] (see --help)"
-[ -z "$then" ] || [ -n "$port" ] || rig_die "--then needs --gdb-port"
-job=$1
-shift
-[ -f "$job" ] || rig_die "no job script $job"
+agent_port=7000
+if [ -n "$serve" ]; then
+    [ -z "$port$then" ] || rig_die "--serve serves every port through kvmstub-remote: no --gdb-port/--then"
+    mkdir -p "$serve"
+    serve=$(cd "$serve" && pwd)
+    # The job: the agent, restarted if it ever ends; the rig runs until it is killed.
+    job=$serve/agent-job.sh
+    cat >"$job" <<JOB
+echo "rig-arm64: /rig/kvmstub \$([ -x /rig/kvmstub ] && echo present || echo missing), /dev/kvm \$([ -e /dev/kvm ] && echo present || echo missing)"
+echo "rig-arm64: agent on port $agent_port"
+while true; do agent $agent_port; echo "rig-arm64: agent exited (\$?), restarting"; sleep 1; done
+JOB
+else
+    [ $# -ge 1 ] || rig_die "usage: rig/arm64.sh [options] JOB.sh [FILE...] (see --help)"
+    [ -z "$then" ] || [ -n "$port" ] || rig_die "--then needs --gdb-port"
+    job=$1
+    shift
+    [ -f "$job" ] || rig_die "no job script $job"
+fi
 
 need=()
 command -v qemu-system-aarch64 >/dev/null || need+=(qemu-system-arm)
@@ -85,6 +107,7 @@ mkdir -p "$work/job/rig/lib"
 cp "$job" "$work/job/job.sh"
 for f in "$@"; do cp -r "$f" "$work/job/rig/"; done
 aarch64-linux-gnu-gcc -O2 -Wall -static -o "$work/job/rig/onereg-probe" "$here/probes/onereg-probe.c"
+[ -z "$serve" ] || aarch64-linux-gnu-gcc -O2 -Wall -static -o "$work/job/rig/agent" "$here/agent.c"
 if [ -x "$build/kvmstub" ]; then
     cp "$build/kvmstub" "$work/job/rig/"
     cp -L "$build"/lib/* "$work/job/rig/lib/" 2>/dev/null || true
@@ -100,6 +123,40 @@ else
 fi
 pack_dir "$work/job" "$work/job.cpio"
 cat "$base" "$work/job.cpio" >"$work/initrd"
+
+if [ -n "$serve" ]; then
+    pidfile=$serve/qemu.pid
+    if [ -e "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then rig_die "a rig already runs from $serve (pid $(cat "$pidfile"))"; fi
+    cp "$work/initrd" "$serve/initrd"
+    ctl=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    rm -f "$serve/console.log" "$serve/monitor.sock" "$serve/ctl-port"
+    rig_log "booting Linux $kver (-cpu $cpu) to serve kvmstub sessions; console log $serve/console.log"
+    start=$(date +%s)
+    qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu "$cpu" -smp 1 -m 1024 \
+        -display none -no-reboot -kernel "$kernel" -initrd "$serve/initrd" \
+        -append "console=ttyAMA0 panic=-1 quiet loglevel=4" \
+        -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$ctl-:$agent_port" -device virtio-net-pci,netdev=net0 \
+        -serial "file:$serve/console.log" -monitor "unix:$serve/monitor.sock,server,nowait" \
+        -pidfile "$pidfile" -daemonize >"$serve/qemu.log" 2>&1 || rig_die "QEMU did not start: see $serve/qemu.log"
+    echo "$ctl" >"$serve/ctl-port"
+    until python3 - "$ctl" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
+s.settimeout(2)
+sys.exit(0 if s.recv(1) == b"B" else 1)
+PY
+    do
+        kill -0 "$(cat "$pidfile")" 2>/dev/null || { tail -20 "$serve/console.log" >&2; rig_die "the rig died while booting: see $serve/console.log"; }
+        if [ $(($(date +%s) - start)) -ge "$limit" ]; then
+            kill "$(cat "$pidfile")"; rig_die "the agent did not answer within $limit s: see $serve/console.log"
+        fi
+        sleep 0.5
+    done
+    echo $(($(date +%s) - start)) >"$serve/boot-seconds"
+    grep -a '^rig-arm64:' "$serve/console.log" | tr -d '\r' | sed 's/^/  /' >&2
+    rig_log "ready $(cat "$serve/boot-seconds") s after QEMU started (agent on 127.0.0.1:$ctl)"
+    exit 0
+fi
 
 [ -n "$log" ] || log=$(mktemp /tmp/arm64-rig.XXXXXX.log)
 net=(-nic none)
