@@ -4,18 +4,20 @@
  * ZCR_EL1.LEN is 0 at reset (VL 128 bits whatever the maximum), so the guest enables SVE (CPACR_EL1.ZEN) and
  * raises LEN to 15: on kvmstub with --sve-vl 2048 (or QEMU's -cpu max,sve2048=on) VL is then 2048 bits. It
  * loads z0 (0x11 in every byte), z31 (byte i = i), p15 (0x55 in every byte: every even byte lane) and FFR
- * (= p15), then waits in park() until `released` is set — from gdb, which may detach and attach again
+ * (the first 64 byte lanes), then waits in park() until `released` is set — from gdb, which may detach and attach again
  * meanwhile (the loop survives that) — and prints what the registers hold then:
  *
  *   vl=2048 bits
  *   parked
  *   z0.b[255]=0x11 z0 sum=4352
  *   z31.b[255]=0xff
- *   p15=0x5555555555555555 ffr=0x5555555555555555
+ *   p15=0x5555555555555555 ffr=0xffffffffffffffff
  *   done
  *
  * A debugger's `set $z0.b.u[255] = 0x5a` while it waits makes that "z0.b[255]=0x5a z0 sum=4425"; a write to
- * p15 or ffr shows in their line. It ends with PSCI SYSTEM_OFF (kvmstub exits 0).
+ * p15 or ffr shows in their line (p15/ffr: their first 64 bits). It ends with PSCI SYSTEM_OFF (kvmstub exits 0).
+ * On a vCPU without SVE (kvmstub --no-sve) the first SVE access (ZCR_EL1) is undefined: the exception goes to
+ * lib/vectors.S's default handler, which prints "unexpected exception: vector 4 esr=0x2000000" and resets (exit 1).
  */
 #include "guest.h"
 
@@ -47,6 +49,8 @@ static unsigned long first8(const unsigned char *p, unsigned long n)
 
 int main(void)
 {
+    write_sysreg(vbar_el1, el1_vectors);
+    isb();
     vl_bytes = sve_enable(15);
     serial_puts("vl=");
     serial_put_dec(vl_bytes * 8);

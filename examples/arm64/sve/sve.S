@@ -23,14 +23,15 @@ sve_enable:
     .size sve_enable, . - sve_enable
 
 /* void sve_set(const void *p15_bits): z0 = 0x11 in every byte; z31.b[i] = i (mod 256); p15 from VL/8 bits of
-   memory; FFR = p15. */
+   memory; FFR = the first 64 byte lanes true (an FFR is monotonic: true lanes, then false ones). */
     .global sve_set
     .type sve_set, %function
 sve_set:
     dup     z0.b, #0x11
     index   z31.b, #0, #1
     ldr     p15, [x0]
-    wrffr   p15.b
+    ptrue   p1.b, vl64
+    wrffr   p1.b
     ret
     .size sve_set, . - sve_set
 
