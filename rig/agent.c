@@ -9,11 +9,13 @@
  *   client -> agent  'F' a file name (no '/'), then 'D' its contents: written into the session directory
  *                    'A' one argument; the first is the program (PATH is searched). "@F:NAME" becomes the path
  *                        of an uploaded file, "@SERIAL" the path of the session's serial file
+ *                    'W' the name of an uploaded file to send back once the program has ended (a disk it writes)
  *                    'R' run it
  *                    'K' send the program a signal (the payload is its number, in decimal)
  *   agent -> client  'o' / 'e' the program's stdout / stderr, as it comes
  *                    's' what the program appended to the serial file (polled every 100 ms, and once more
  *                        when it has ended), so a client can wait for a guest's output while it runs
+ *                    'f' one file asked for with 'W', as the program left it, in the order asked (before 'x')
  *                    'x' how it ended: "exit N" or "signal N"; then the agent closes the connection
  *                    'E' an error the agent met (then it closes)
  * A client that goes away ends its program (SIGTERM, SIGKILL two seconds later). The session directory
@@ -150,6 +152,8 @@ static void session(void) {
     char *argv[MAX_ARGS + 1];
     int argc = 0;
     char pending_name[256] = "";
+    char *send_back[8];
+    int send_backs = 0;
     char serial_path[128];
     snprintf(session_dir, sizeof session_dir, "/tmp/session-%d", (int)getpid());
     if (mkdir(session_dir, 0700) < 0) fail("mkdir session directory");
@@ -185,6 +189,12 @@ static void session(void) {
             int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
             if (fd < 0 || write_all(fd, data, len) < 0 || close(fd) < 0) fail("write uploaded file");
             pending_name[0] = 0;
+        } else if (tag == 'W') {
+            if (len == 0 || strchr(data, '/') || strcmp(data, "..") == 0 || send_backs == 8) {
+                errno = EINVAL;
+                fail("bad file to send back");
+            }
+            send_back[send_backs++] = strdup(data);
         } else if (tag == 'A') {
             if (argc == MAX_ARGS) {
                 errno = E2BIG;
@@ -278,6 +288,19 @@ static void session(void) {
     }
     if (!client_gone) {
         forward_serial(serial_path, &serial_sent);
+        for (int i = 0; i < send_backs; i++) {
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", session_dir, send_back[i]);
+            int fd = open(path, O_RDONLY);
+            struct stat st;
+            char *contents = NULL;
+            if (fd < 0 || fstat(fd, &st) < 0 || !(contents = malloc(st.st_size + 1)) ||
+                read_all(fd, contents, st.st_size) < 0)
+                fail("read a file to send back");
+            close(fd);
+            send_record('f', contents, (uint32_t)st.st_size);
+            free(contents);
+        }
         char how[64];
         if (WIFSIGNALED(status))
             snprintf(how, sizeof how, "signal %d", WTERMSIG(status));
