@@ -57,7 +57,15 @@ build() {
     # Link to a temporary name and rename: concurrent callers (parallel test
     # runs) never see a half-written ELF.
     local tmp="$elf.tmp.$$"
-    "$cc" "${cflags[@]}" "$@" "${ldflags[@]}" -o "$tmp" "${lib_srcs[@]}" "$dir/main.c"
+    # A guest with its own trampoline.S starts its application processors itself (INIT/SIPI, lesson 11): the
+    # trampoline is linked in with the guest's own guest.ld (which places it), and lib/start.S leaves out
+    # `ap_start`, so kvmstub leaves vCPUs 1… waiting for the guest's SIPI.
+    local srcs=("${lib_srcs[@]}" "$dir/main.c") own=("${ldflags[@]}")
+    if [[ -f "$dir/trampoline.S" ]]; then
+        srcs+=("$dir/trampoline.S")
+        own=(-T "$dir/guest.ld" "${ldflags[@]:2}" -Wl,--no-warn-rwx-segments -DGUEST_STARTS_APS)
+    fi
+    "$cc" "${cflags[@]}" "$@" "${own[@]}" -o "$tmp" "${srcs[@]}"
     mv -f "$tmp" "$elf"
     echo "built $elf"
 }

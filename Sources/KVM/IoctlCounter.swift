@@ -10,7 +10,7 @@ package enum Ioctl: Int, CaseIterable, Sendable {
     // vCPU.
     case run, getRegs, setRegs, getSregs, setSregs, getFPU, setFPU, getXSAVE, setXSAVE, getDebugRegs, setDebugRegs
     case getMSRs, setMSRs, getOneReg, setOneReg, getRegList, setGuestDebug, setCPUID2, getVCPUEvents, setVCPUEvents
-    case getMPState, setMPState, kvmclockCtrl, setSignalMask, armVCPUInit, armVCPUFinalize, armPreferredTarget
+    case getMPState, setMPState, getLAPIC, kvmclockCtrl, setSignalMask, armVCPUInit, armVCPUFinalize, armPreferredTarget
 
     /// The kernel's name, as `monitor sync-stats` prints it.
     package var name: String { Self.names[rawValue] }
@@ -53,6 +53,7 @@ package enum Ioctl: Int, CaseIterable, Sendable {
         case .setVCPUEvents: "KVM_SET_VCPU_EVENTS"
         case .getMPState: "KVM_GET_MP_STATE"
         case .setMPState: "KVM_SET_MP_STATE"
+        case .getLAPIC: "KVM_GET_LAPIC"
         case .kvmclockCtrl: "KVM_KVMCLOCK_CTRL"
         case .setSignalMask: "KVM_SET_SIGNAL_MASK"
         case .armVCPUInit: "KVM_ARM_VCPU_INIT"

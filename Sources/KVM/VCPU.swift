@@ -92,6 +92,14 @@ package final class VCPU: @unchecked Sendable {
     }
 
     #if arch(x86_64)
+    /// `KVM_GET_LAPIC`: the in-kernel LAPIC's 1 KiB register page, as the guest sees it at 0xfee00000 (xAPIC).
+    /// Takes the vCPU's mutex like every vCPU ioctl: not while the vCPU is in KVM_RUN.
+    package func lapicRegisters() throws(KVMError) -> [UInt8] {
+        var state = kvm_lapic_state()
+        try ioctls.call(.getLAPIC, CKVM_GET_LAPIC, &state)
+        return withUnsafeBytes(of: &state.regs) { Array($0) }
+    }
+
     /// `KVM_GET_VCPU_EVENTS` / `KVM_SET_VCPU_EVENTS`: pending and injected exceptions, interrupts, NMIs.
     package func getEvents() throws(KVMError) -> X86VCPUEvents {
         var events = kvm_vcpu_events()

@@ -243,6 +243,12 @@ extension Machine {
         guard configuration.hasInKernelIRQChip, !control.withLock({ $0.vcpus[ctx.vcpu.index].running }) else {
             return nil
         }
-        return try? ctx.vcpu.mpState()
+        // KVM_GET_MP_STATE first takes an INIT or SIPI waiting in the vCPU's LAPIC (kvm_apic_accept_events): a
+        // vCPU held stopped while another sent them is reset, or moved to the SIPI's start, here and not in a
+        // KVM_RUN. What was cached of its registers is then stale: gdb's writes go in first, the cache goes after.
+        try? ctx.registers.flushNow()
+        let state = try? ctx.vcpu.mpState()
+        ctx.registers.invalidateAll()
+        return state
     }
 }

@@ -16,6 +16,7 @@ extension Machine {
             "resume-timeline [reset]  with several vCPUs: hand-off, all-stop and notification times of the last resumes",
             "translate ADDR      walk the page tables for a guest-virtual address, level by level",
             "vcpus               the state and last exit of each vCPU; with an in-kernel LAPIC its KVM_MP_STATE",
+            "lapic               with an in-kernel LAPIC: each vCPU's LAPIC id, version, SVR and ICR (KVM_GET_LAPIC)",
             "reginfo NAME        a register's ONE_REG ID field by field, the ioctl that serves it, its sync group",
             "kaslr               a Linux kernel's text address and KASLR slide, and the gdb command to apply it",
             "kvmclock            whether the guest was told of long stops (KVM_KVMCLOCK_CTRL), per vCPU",
@@ -46,6 +47,7 @@ extension Machine {
                 return s.timeline.report
             }
         case "vcpus": return vcpusReport()
+        case "lapic": return lapicReport()
         default: return nil
         }
     }
@@ -59,6 +61,55 @@ extension Machine {
             if let mp = mpState(ctx) { out += "  mp_state KVM_MP_STATE_\(mp.name): \(mp.meaning)\n" }
         }
         return out
+    }
+
+    /// `monitor lapic`: what KVM_GET_LAPIC holds of each stopped vCPU's LAPIC registers (the guest's xAPIC page at
+    /// 0xfee00000, which is no RAM: gdb's `x` cannot read it), the last IPI command decoded.
+    private func lapicReport() -> String {
+        guard configuration.hasInKernelIRQChip else { return "no in-kernel LAPIC (run --irqchip)\n" }
+        var out = ""
+        for ctx in contexts {
+            guard !control.withLock({ $0.vcpus[ctx.vcpu.index].running }) else {
+                out += "vCPU \(ctx.vcpu.index): running\n"
+                continue
+            }
+            let regs: [UInt8]
+            do { regs = try ctx.vcpu.lapicRegisters() } catch {
+                out += "vCPU \(ctx.vcpu.index): \(error)\n"
+                continue
+            }
+            func reg(_ offset: Int) -> UInt32 {
+                (0..<4).reduce(0) { $0 | UInt32(regs[offset + $1]) << (8 * $1) }
+            }
+            let svr = reg(0xf0)
+            out += "vCPU \(ctx.vcpu.index): LAPIC id \(reg(0x20) >> 24), version 0x\(padHex(UInt64(reg(0x30)), 1))"
+            out += ", SVR 0x\(padHex(UInt64(svr), 1)) (\(svr & 0x100 != 0 ? "enabled" : "software-disabled"))\n"
+            out += "  ICR 0x\(padHex(UInt64(reg(0x310)), 8)) 0x\(padHex(UInt64(reg(0x300)), 8)): "
+            out += Self.describeICR(low: reg(0x300), high: reg(0x310)) + "\n"
+        }
+        return out
+    }
+
+    /// The interrupt command register's fields (Intel SDM vol. 3, "Interrupt Command Register").
+    static func describeICR(low: UInt32, high: UInt32) -> String {
+        let vector = low & 0xff
+        let mode = ["fixed", "lowest priority", "SMI", "reserved", "NMI", "INIT", "STARTUP", "reserved"][
+            Int(low >> 8 & 7)]
+        var parts = [mode]
+        if mode == "STARTUP" {
+            parts.append("vector 0x\(padHex(UInt64(vector), 2)) (start at 0x\(padHex(UInt64(vector) << 12, 1)))")
+        } else if mode == "fixed" || mode == "lowest priority" {
+            parts.append("vector 0x\(padHex(UInt64(vector), 2))")
+        }
+        parts.append(low & 0x8000 != 0 ? "level-triggered, \(low & 0x4000 != 0 ? "assert" : "de-assert")" : "edge")
+        switch low >> 18 & 3 {
+        case 1: parts.append("to self")
+        case 2: parts.append("to all")
+        case 3: parts.append("to all but self")
+        default: parts.append("to \(low & 0x800 != 0 ? "logical" : "LAPIC id") \(high >> 24)")
+        }
+        parts.append(low & 0x1000 != 0 ? "send pending" : "idle")
+        return parts.joined(separator: ", ")
     }
 
     private func syncStats(reset: Bool) -> String {
@@ -176,4 +227,10 @@ extension Machine {
         }
         return out
     }
+}
+
+/// `v` in hex, at least `width` digits.
+private func padHex(_ v: UInt64, _ width: Int) -> String {
+    let s = String(v, radix: 16)
+    return String(repeating: "0", count: max(0, width - s.count)) + s
 }

@@ -78,6 +78,20 @@ import Testing
         expectOneLineFailure(r, containing: "Address already in use")
     }
 
+    /// A guest that starts its APs itself (no `ap_start`): refused without an interrupt controller to start them,
+    /// saying what to add; with --irqchip vCPU 1 waits for the guest's SIPI, and the guest says the AP answered.
+    @Test(.enabled(if: kvmUsable, "needs /dev/kvm"))
+    func aGuestWithoutApStartNeedsTheIRQChip() throws {
+        _ = try run("/bin/bash", ["examples/build.sh"])
+        expectOneLineFailure(
+            try run(kvmstubPath, ["run", "examples/build/lesson-11-smp-boot.elf", "--cpus", "2"]),
+            containing: "has no `ap_start` symbol: with --cpus 2 the secondary vCPUs need an entry point (or --irqchip")
+        let r = try run(kvmstubPath, ["run", "examples/build/lesson-11-smp-boot.elf", "--cpus", "2", "--irqchip"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stderr.contains("has no `ap_start`: vCPU 1 waits for the guest's INIT/SIPI"), "\(r.stderr)")
+        #expect(r.stdout.contains("AP: hello from LAPIC id 1, in long mode\nBSP: the AP with LAPIC id 1 is up"), "\(r.stdout)")
+    }
+
     @Test func badOptions() throws {
         expectOneLineFailure(try run(kvmstubPath, ["run", "x.elf", "--memory", "lots"]), containing: "--memory lots")
         expectOneLineFailure(try run(kvmstubPath, ["run", "x.elf", "--wait"]), containing: "--wait needs --gdb")

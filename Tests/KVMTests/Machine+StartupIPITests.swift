@@ -121,15 +121,34 @@ struct MachineStartupIPITests {
     }
 
     /// vCPU 0 sends the IPIs while vCPU 1 is held stopped by the debugger (scheduler-locking): they wait in its
-    /// LAPIC, and KVM_GET_MP_STATE (which takes pending INIT/SIPI) shows it started before it ever ran.
+    /// LAPIC, and KVM_GET_MP_STATE (which takes pending INIT/SIPI) shows it started before it ever ran — and the
+    /// registers read after it are the SIPI's, not the reset state cached before.
     @Test func theIPIsWaitInTheLAPICWhileTheTargetIsHeld() throws {
         let m = try machine()
         try m.writeMemory(at: 0x9000, bytes: [1], thread: 1)
         try m.insertBreakpoint(.hardware, at: Self.afterSIPI, length: 1)
+        #expect(try reg(m, "cs", 2) & 0xffff == 0xf000)  // read (and cached) before the IPIs
         #expect(try run(m, .continue) == StopEvent(thread: 1, reason: .hardwareBreakpoint))
+        #expect(try reg(m, "cs", 2) & 0xffff == 0xf000, "vCPU 1 has not run: KVM has not taken the IPIs yet")
         let vcpus = try #require(m.monitor("vcpus"))
         #expect(vcpus.contains("vCPU 1, stopped, last exit none yet\n  mp_state KVM_MP_STATE_RUNNABLE"), "\(vcpus)")
         #expect(try reg(m, "cs", 2) & 0xffff == 0x0800)
         #expect(try reg(m, "rip", 2) == 0)
+        // The LAPICs as KVM_GET_LAPIC has them: vCPU 0's ICR holds the last command it sent.
+        let lapic = try #require(m.monitor("lapic"))
+        #expect(lapic.contains("vCPU 0: LAPIC id 0, version 0x50014, SVR 0x1ff (enabled)"), "\(lapic)")
+        #expect(
+            lapic.contains("ICR 0x01000000 0x00004608: STARTUP, vector 0x08 (start at 0x8000), edge, to LAPIC id 1, idle"),
+            "\(lapic)")
+        #expect(lapic.contains("vCPU 1: LAPIC id 1,"), "\(lapic)")
+    }
+
+    @Test func theICRIsDescribedFieldByField() {
+        #expect(
+            Machine.describeICR(low: 0xc500, high: 0x0100_0000)
+                == "INIT, level-triggered, assert, to LAPIC id 1, idle")
+        #expect(Machine.describeICR(low: 0x8500, high: 0x0100_0000) == "INIT, level-triggered, de-assert, to LAPIC id 1, idle")
+        #expect(Machine.describeICR(low: 0x000c_4030, high: 0) == "fixed, vector 0x30, edge, to all but self, idle")
+        #expect(Machine.describeICR(low: 0x1_0000 | 0x1000 | 0x800 | 0x41, high: 0x0300_0000).hasSuffix("to logical 3, send pending"))
     }
 }

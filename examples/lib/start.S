@@ -24,7 +24,7 @@ _start:
         jmp     1b
         .cfi_endproc
         .size   _start, . - _start
-
+#ifndef GUEST_STARTS_APS  /* a guest with its own trampoline (examples/build.sh) starts them with INIT/SIPI */
 /*
  * Secondary vCPUs (kvmstub run --cpus N) start here, with rdi = their index
  * and their own stack. They call ap_main(index) (a weak no-op unless the
@@ -43,5 +43,5 @@ ap_start:
         jmp     2b
         .cfi_endproc
         .size   ap_start, . - ap_start
-
+#endif
         .section .note.GNU-stack, "", @progbits
