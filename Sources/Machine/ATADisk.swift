@@ -66,7 +66,7 @@ package final class ATADisk: Sendable {
         (Port.data...Port.statusCommand).contains(port) || port == Port.control
     }
 
-    private enum Transfer {
+    enum Transfer {
         case none
         /// Sectors going to the guest: the buffer holds sector `lba`; `remaining` more follow it.
         case reading(lba: Int, remaining: Int)
@@ -76,7 +76,7 @@ package final class ATADisk: Sendable {
         case identifying
     }
 
-    private struct State {
+    struct State {
         var features: UInt8 = 0
         var sectorCount: UInt8 = 1
         var lbaLow: UInt8 = 1
@@ -97,8 +97,8 @@ package final class ATADisk: Sendable {
         var count: Int { sectorCount == 0 ? 256 : Int(sectorCount) }
     }
 
-    private let state = Mutex(State())
-    private let fd: Int32
+    let state = Mutex(State())
+    let fd: Int32
     /// Whole sectors in FILE.
     package let sectors: Int
     package let readOnly: Bool
@@ -147,8 +147,6 @@ package final class ATADisk: Sendable {
         }
         return bytes
     }
-
-    // MARK: - Port I/O
 
     func write(port: UInt16, _ value: UInt8) {
         state.withLock { s in
@@ -226,160 +224,5 @@ package final class ATADisk: Sendable {
                 if s.offset == Self.sectorSize { sectorWritten(&s) }
             }
         }
-    }
-
-    // MARK: - Commands
-
-    private func execute(_ command: UInt8, _ s: inout State) {
-        guard s.status & Status.bsy == 0 else { return }  // in reset: commands are ignored
-        s.transfer = .none
-        s.offset = 0
-        s.busyReads = 1
-        switch command {
-        case Command.readSectors, Command.readSectorsNoRetry, Command.writeSectors, Command.writeSectorsNoRetry:
-            let isWrite = command == Command.writeSectors || command == Command.writeSectorsNoRetry
-            guard s.drive & 0x40 != 0 else { return abort(&s, ErrorBit.abrt) }  // CHS: not served
-            guard s.lba + s.count <= sectors else { return abort(&s, ErrorBit.idnf) }
-            if isWrite {
-                guard !readOnly else { return abort(&s, ErrorBit.abrt) }
-                s.transfer = .writing(lba: s.lba, remaining: s.count - 1)
-                succeed(&s, drq: true)
-            } else {
-                guard readSector(s.lba, into: &s.buffer) else { return abort(&s, ErrorBit.abrt) }
-                s.transfer = .reading(lba: s.lba, remaining: s.count - 1)
-                succeed(&s, drq: true)
-            }
-        case Command.identify:
-            s.buffer = identifyData()
-            s.transfer = .identifying
-            succeed(&s, drq: true)
-        case Command.flushCache:
-            if !readOnly { fsync(fd) }
-            succeed(&s, drq: false)
-        case Command.executeDiagnostic:
-            succeed(&s, drq: false)
-            s.error = 0x01  // device 0 passed, device 1 absent
-        default:
-            abort(&s, ErrorBit.abrt)
-        }
-    }
-
-    private func succeed(_ s: inout State, drq: Bool) {
-        s.error = 0
-        s.status = Status.drdy | Status.dsc | (drq ? Status.drq : 0)
-    }
-
-    private func abort(_ s: inout State, _ error: UInt8, deviceFault: Bool = false) {
-        s.transfer = .none
-        s.error = error
-        s.status = Status.drdy | Status.dsc | Status.err | (deviceFault ? Status.df : 0)
-    }
-
-    /// The guest read the whole buffer: the next sector, or done. The task-file registers follow the transfer,
-    /// as a drive's do: after it they name the last sector moved.
-    private func sectorRead(_ s: inout State) {
-        s.offset = 0
-        guard case .reading(let lba, let remaining) = s.transfer, remaining > 0 else {
-            s.transfer = .none
-            s.status = Status.drdy | Status.dsc
-            return
-        }
-        s.busyReads = 1
-        setAddress(lba + 1, &s)
-        s.sectorCount &-= 1
-        guard readSector(lba + 1, into: &s.buffer) else { return abort(&s, ErrorBit.abrt) }
-        s.transfer = .reading(lba: lba + 1, remaining: remaining - 1)
-    }
-
-    /// The guest filled the buffer: it goes to FILE now, then the next sector or done.
-    private func sectorWritten(_ s: inout State) {
-        s.offset = 0
-        guard case .writing(let lba, let remaining) = s.transfer else { return }
-        s.busyReads = 1
-        guard writeSector(lba, s.buffer) else { return abort(&s, ErrorBit.abrt, deviceFault: true) }
-        guard remaining > 0 else {
-            s.transfer = .none
-            s.status = Status.drdy | Status.dsc
-            return
-        }
-        setAddress(lba + 1, &s)
-        s.sectorCount &-= 1
-        s.transfer = .writing(lba: lba + 1, remaining: remaining - 1)
-    }
-
-    private func setAddress(_ lba: Int, _ s: inout State) {
-        s.lbaLow = UInt8(truncatingIfNeeded: lba)
-        s.lbaMid = UInt8(truncatingIfNeeded: lba >> 8)
-        s.lbaHigh = UInt8(truncatingIfNeeded: lba >> 16)
-        s.drive = s.drive & 0xf0 | UInt8(truncatingIfNeeded: lba >> 24) & 0x0f
-    }
-
-    private func readSector(_ lba: Int, into buffer: inout [UInt8]) -> Bool {
-        buffer.withUnsafeMutableBytes { b in
-            var done = 0
-            while done < Self.sectorSize {
-                let n = pread(fd, b.baseAddress! + done, Self.sectorSize - done, off_t(lba * Self.sectorSize + done))
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                done += n
-            }
-            return true
-        }
-    }
-
-    private func writeSector(_ lba: Int, _ buffer: [UInt8]) -> Bool {
-        buffer.withUnsafeBytes { b in
-            var done = 0
-            while done < Self.sectorSize {
-                let n = pwrite(fd, b.baseAddress! + done, Self.sectorSize - done, off_t(lba * Self.sectorSize + done))
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                done += n
-            }
-            return true
-        }
-    }
-
-    // MARK: - IDENTIFY
-
-    static let model = "KVMSTUB ATA PIO DISK"
-    static let serial = "KVMSTUB-0001"
-    static let firmware = "1.0"
-
-    /// IDENTIFY DEVICE's 256 words (ATA8-ACS table 45), the fields a course's driver reads: the model (27–46),
-    /// LBA support (49 bit 9), the LBA28 size (60–61), and a CHS geometry for the old words (1, 3, 6).
-    /// Strings are ASCII, two characters a word, the first in the high byte: in memory each pair reads swapped.
-    func identifyData() -> [UInt8] {
-        var words = [UInt16](repeating: 0, count: 256)
-        let heads = 16
-        let perTrack = 63
-        let cylinders = min(sectors / (heads * perTrack), 16383)
-        words[0] = 0x0040  // an ATA device, not removable
-        words[1] = UInt16(cylinders)
-        words[3] = UInt16(heads)
-        words[6] = UInt16(perTrack)
-        func put(_ text: String, at word: Int, words count: Int) {
-            let chars = Array(text.utf8) + [UInt8](repeating: 0x20, count: max(0, 2 * count - text.utf8.count))
-            for i in 0..<count { words[word + i] = UInt16(chars[2 * i]) << 8 | UInt16(chars[2 * i + 1]) }
-        }
-        put(Self.serial, at: 10, words: 10)
-        put(Self.firmware, at: 23, words: 4)
-        put(Self.model, at: 27, words: 20)
-        words[47] = 0x8000  // READ/WRITE MULTIPLE: not served (0 sectors)
-        words[49] = 0x0200  // LBA supported
-        words[53] = 0x0001  // words 54–58 are valid
-        words[54] = UInt16(cylinders)
-        words[55] = UInt16(heads)
-        words[56] = UInt16(perTrack)
-        let chs = cylinders * heads * perTrack
-        words[57] = UInt16(truncatingIfNeeded: chs)
-        words[58] = UInt16(truncatingIfNeeded: chs >> 16)
-        words[60] = UInt16(truncatingIfNeeded: sectors)
-        words[61] = UInt16(truncatingIfNeeded: sectors >> 16)
-        words[80] = 0x0070  // ATA/ATAPI-4, -5, -6
-        words[82] = 0x4000  // NOP (the word's bit 14 is "valid")
-        words[83] = 0x4000  // no LBA48
-        words[84] = 0x4000
-        return words.flatMap { [UInt8(truncatingIfNeeded: $0), UInt8($0 >> 8)] }
     }
 }

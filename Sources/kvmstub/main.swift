@@ -45,7 +45,7 @@ let runUsage = """
     usage: kvmstub run IMAGE [--gdb HOST:PORT | --gdb PATH] [--wait] [--memory SIZE] [--serial PATH] [--cpus N]
                              [--sw-breakpoints auto|int3|hw-then-hlt] [--watchpoints W] [--no-sync-regs] [--real-mode [--gdb-arch A]]
                              [--disk FILE[,ro]]
-       kvmstub run --real-mode --disk FILE [--gdb-arch A] [...]     (boot from the disk's sector 0)
+           kvmstub run --real-mode --disk FILE [--gdb-arch A] [...]     (boots from the disk's sector 0)
 
     Boots IMAGE (an ELF64 x86-64 executable; PT_LOAD segments at p_paddr, entry in 64-bit long mode with
     the first 4 GiB identity-mapped) and, with --gdb, serves the GDB remote protocol.
