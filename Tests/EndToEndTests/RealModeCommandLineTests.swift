@@ -72,6 +72,22 @@ import Testing
         #expect(ro.status == 1 && ro.stdout.contains("kernel: cannot write the record block"))
     }
 
+    /// gdb-scripts/run.sh's `# boot-again:` (lesson 10's second boot) fails when the second boot does not print
+    /// what the script says: here, a count the disk cannot have reached.
+    @Test(.enabled(if: kvmUsable, "needs /dev/kvm"), .enabled(if: gdbPath != nil, "needs gdb"))
+    func runShFailsASecondBootThatDoesNotMatch() throws {
+        let script = try String(contentsOfFile: "gdb-scripts/lesson-10-boot-disk.gdb", encoding: .utf8)
+        #expect(script.contains("# boot-again: kernel: boot 2 recorded in sector 255\n"))
+        let wrong = NSTemporaryDirectory() + "boot-again-\(UUID().uuidString).gdb"
+        try script.replacingOccurrences(of: "# boot-again: kernel: boot 2 recorded", with: "# boot-again: kernel: boot 3 recorded")
+            .write(toFile: wrong, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: wrong) }
+        let r = try run("/bin/bash", ["gdb-scripts/run.sh", wrong], environment: ["KVMSTUB": kvmstubPath], timeout: 180)
+        #expect(r.status != 0)
+        #expect(r.stdout.contains("booted again, the serial output lacks: kernel: boot 3 recorded in sector 255"), "\(r.stdout)")
+        #expect(!r.stdout.contains("FAIL: "), "the gdb session itself passed: \(r.stdout)")
+    }
+
     @Test func aDiskWithoutABootSignatureIsOneLine() throws {
         let disk = try temporary([UInt8](repeating: 0x90, count: 1024))
         defer { try? FileManager.default.removeItem(atPath: disk) }
