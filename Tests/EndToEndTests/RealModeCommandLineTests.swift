@@ -60,13 +60,17 @@ import Testing
         let first = try run(kvmstubPath, ["run", "--real-mode", "--disk", disk], timeout: 60)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("kernel: disk \"KVMSTUB ATA PIO DISK\", 256 sectors"))
-        #expect(first.stdout.contains("the first boot from this disk") && first.stdout.contains("boot 1 recorded in sector 255"))
+        #expect(
+            first.stdout.contains("the first boot from this disk")
+                && first.stdout.contains("boot 1 recorded in sector 255"))
         let after = [UInt8](try Data(contentsOf: URL(fileURLWithPath: disk)))
         #expect(after.count == image.count && after[0..<(255 * 512)] == image[0..<(255 * 512)])  // only the record changed
         #expect(after[(255 * 512)..<(255 * 512 + 8)].elementsEqual(Array("KVMSTUB\0".utf8)))
         let second = try run(kvmstubPath, ["run", "--real-mode", "--disk", disk], timeout: 60)
         #expect(second.status == 0, "\(second.stderr)")
-        #expect(second.stdout.contains("the record block says \"written by boot 1\"") && second.stdout.contains("boot 2 recorded"))
+        #expect(
+            second.stdout.contains("the record block says \"written by boot 1\"")
+                && second.stdout.contains("boot 2 recorded"))
         // Read-only: the kernel's write fails (ABRT) and it says so.
         let ro = try run(kvmstubPath, ["run", "--real-mode", "--disk", disk + ",ro"], timeout: 60)
         #expect(ro.status == 1 && ro.stdout.contains("kernel: cannot write the record block"))
@@ -79,12 +83,17 @@ import Testing
         let script = try String(contentsOfFile: "gdb-scripts/lesson-10-boot-disk.gdb", encoding: .utf8)
         #expect(script.contains("# boot-again: kernel: boot 2 recorded in sector 255\n"))
         let wrong = NSTemporaryDirectory() + "boot-again-\(UUID().uuidString).gdb"
-        try script.replacingOccurrences(of: "# boot-again: kernel: boot 2 recorded", with: "# boot-again: kernel: boot 3 recorded")
-            .write(toFile: wrong, atomically: true, encoding: .utf8)
+        try script.replacingOccurrences(
+            of: "# boot-again: kernel: boot 2 recorded", with: "# boot-again: kernel: boot 3 recorded"
+        )
+        .write(toFile: wrong, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: wrong) }
-        let r = try run("/bin/bash", ["gdb-scripts/run.sh", wrong], environment: ["KVMSTUB": kvmstubPath], timeout: 180)
+        let r = try run(
+            "/bin/bash", ["gdb-scripts/run.sh", wrong], environment: ["KVMSTUB": kvmstubPath], timeout: 180)
         #expect(r.status != 0)
-        #expect(r.stdout.contains("booted again, the serial output lacks: kernel: boot 3 recorded in sector 255"), "\(r.stdout)")
+        #expect(
+            r.stdout.contains("booted again, the serial output lacks: kernel: boot 3 recorded in sector 255"),
+            "\(r.stdout)")
         #expect(!r.stdout.contains("FAIL: "), "the gdb session itself passed: \(r.stdout)")
     }
 
@@ -93,7 +102,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: disk) }
         let r = try run(kvmstubPath, ["run", "--real-mode", "--disk", disk])
         #expect(r.status == 1)
-        #expect(r.stderr == "kvmstub: --disk \(disk): sector 0 is not a boot sector: it ends in 0x90 0x90, not 0x55 0xaa\n")
+        #expect(
+            r.stderr == "kvmstub: --disk \(disk): sector 0 is not a boot sector: it ends in 0x90 0x90, not 0x55 0xaa\n")
     }
 
     @Test func filesThatCannotBeDisksAndMisuse() throws {
@@ -103,9 +113,12 @@ import Testing
         #expect(r.status == 1)
         #expect(r.stderr == "kvmstub: --disk \(odd): 1000 bytes; a disk is whole 512-byte sectors (at least one)\n")
         let missing = try run(kvmstubPath, ["run", "--real-mode", "--disk", "/nonexistent.img,ro"])
-        #expect(missing.status == 1 && missing.stderr == "kvmstub: --disk /nonexistent.img: No such file or directory\n")
+        #expect(
+            missing.status == 1 && missing.stderr == "kvmstub: --disk /nonexistent.img: No such file or directory\n")
         let kernel = try run(kvmstubPath, ["run", "--kernel", "vmlinux", "--disk", odd])
-        #expect(kernel.status == 1 && kernel.stderr.contains("--disk is for a boot sector or an example guest, not --kernel"))
+        #expect(
+            kernel.status == 1
+                && kernel.stderr.contains("--disk is for a boot sector or an example guest, not --kernel"))
         let nothing = try run(kvmstubPath, ["run", "--real-mode"])
         #expect(nothing.status == 1 && nothing.stderr.contains("or --disk FILE to boot from its sector 0"))
     }
