@@ -25,6 +25,12 @@ and for real mode, where gdb's $pc is only the offset ip:
                             symbol there
     $_linear_pc()           that address, e.g. `x/2i $_linear_pc()`
 
+and for code in another mode than the one gdb was told of (an x86-64 connection refuses `set architecture i8086`
+or `i386`: lesson 11's application processor in its real-mode and protected-mode trampoline):
+
+    x-as ARCH ADDR [N]      N (default 5) instructions at ADDR, read from the target, decoded by objdump as ARCH
+                            (i8086, i386, x86-64), with gdb's symbols: e.g. `x-as i8086 $_linear_pc() 3`
+
 It asks kvmstub (`monitor reginfo NAME`, see README.md "A tour") and lays the answer out as a table; nothing
 here knows a register of its own. Example (after a stop, before any register was read):
 
@@ -257,6 +263,46 @@ class LinearPC(gdb.Function):
         return linear_pc()[2]
 
 
+class ExamineAs(gdb.Command):
+    """Disassemble target memory as another architecture than the connection's.
+
+Usage: x-as ARCH ADDR [N]     ARCH: i8086, i386 or x86-64 (objdump's -m i8086, i386, i386:x86-64)
+gdb 13 will not `set architecture i8086` (or i386) when the target description is x86-64, as it is for a
+guest whose other CPUs run in long mode. This reads N*15 bytes at ADDR (the selected thread's view, as `x`
+reads), has objdump decode them in that mode and prints the first N instructions with gdb's symbol for each."""
+
+    MACHINES = {"i8086": "i8086", "i386": "i386", "x86-64": "i386:x86-64", "i386:x86-64": "i386:x86-64"}
+
+    def __init__(self):
+        super().__init__("x-as", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        import subprocess
+        import tempfile
+
+        words = gdb.string_to_argv(arg)
+        if len(words) not in (2, 3) or words[0] not in self.MACHINES:
+            raise gdb.GdbError("usage: x-as i8086|i386|x86-64 ADDR [N]")
+        address = int(gdb.parse_and_eval(words[1])) & 0xFFFFFFFFFFFFFFFF
+        count = int(gdb.parse_and_eval(words[2])) if len(words) == 3 else 5
+        data = bytes(gdb.selected_inferior().read_memory(address, 15 * count))
+        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+            f.write(data)
+            f.flush()
+            out = subprocess.run(
+                ["objdump", "-D", "-b", "binary", "-m", self.MACHINES[words[0]], "--adjust-vma=0x%x" % address,
+                 f.name], capture_output=True, text=True, check=True).stdout
+        shown = 0
+        for line in out.splitlines():
+            m = re.match(r"^\s*([0-9a-f]+):\t(?:[0-9a-f]{2} )+\s*\t(.*)$", line)
+            if not m or shown == count:
+                continue
+            at = int(m.group(1), 16)
+            gdb.write("   %s:\t%s\n" % (gdb.format_address(at), " ".join(m.group(2).split())))
+            shown += 1
+
+
 InfoSysregs()
 InfoLinearPC()
 LinearPC()
+ExamineAs()
