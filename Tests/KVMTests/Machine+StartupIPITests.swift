@@ -9,9 +9,9 @@ import Testing
 /// the stub before, while and after it waits.
 @Suite(.enabled(if: kvmAvailable, "needs /dev/kvm"), .serialized)
 struct MachineStartupIPITests {
-    /// vCPU 0, long mode at 0x10000: wait for the byte at 0x9000, enable its LAPIC (kvm_pvm sends no IPI from a
-    /// software-disabled xAPIC: the ICR is written, nothing delivered), then INIT and SIPI (vector 8: 0x8000) to
-    /// LAPIC id 1.
+    /// vCPU 0, long mode at 0x10000: wait for the byte at 0x9000, enable its LAPIC (KVM sends no IPI written to
+    /// the ICR of a software-disabled xAPIC, on kvm_pvm and the rig's 6.1 SVM: gdb-scripts/lesson-11-svr.gdb),
+    /// then INIT and SIPI (vector 8: 0x8000) to LAPIC id 1.
     static let bsp: [UInt8] =
         [0x80, 0x3C, 0x25, 0x00, 0x90, 0x00, 0x00, 0x00]  // 0x10000 cmp byte [0x9000], 0
         + [0x74, 0xF6]  // 0x10008 je 0x10000

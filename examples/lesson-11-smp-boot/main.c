@@ -184,7 +184,8 @@ int main(void)
     serial_puts(", version ");
     serial_put_hex(lapic_read(LAPIC_VERSION));
     serial_putc('\n');
-    /* Enabled (SVR bit 8), as kernels do before they send IPIs; kvm_pvm delivers none from a disabled xAPIC. */
+    /* Enabled (SVR bit 8), as kernels do before they send IPIs: KVM delivers none written to the ICR of a
+       software-disabled xAPIC (the lesson's "Forget to enable the LAPIC"). */
     lapic_write(LAPIC_SVR, 0x100 | 0xff);
     start_ap(AP_LAPIC_ID);
     if (!wait_for_aps(1, AP_WAIT_MS)) {
