@@ -66,15 +66,40 @@ package final class ARM64Backend: RegisterBackend {
         _ device: some ARM64VCPUDevice, target: UInt32, sveVectorLength: Int?,
         features: [Int] = [ARM64VCPUFeature.psci0_2]
     ) throws(KVMError) {
+        _ = try initializeVCPU(
+            device, target: target, sve: sveVectorLength.map { .length($0) } ?? .none, features: features)
+    }
+
+    /// What a VMM asks of SVE: none, the largest vector length the host offers, or one length in bits.
+    package enum SVEChoice: Sendable, Equatable {
+        case none
+        case largest
+        case length(Int)
+    }
+
+    /// `initializeVCPU` with the vector length chosen by `sve`; returns the length the vCPU was finalized with,
+    /// in bits (nil without SVE).
+    package static func initializeVCPU(
+        _ device: some ARM64VCPUDevice, target: UInt32, sve: SVEChoice, features: [Int] = [ARM64VCPUFeature.psci0_2]
+    ) throws(KVMError) -> Int? {
         var bits = features
-        if sveVectorLength != nil { bits.append(ARM64VCPUFeature.sve) }
+        if sve != .none { bits.append(ARM64VCPUFeature.sve) }
         var words = [UInt32](repeating: 0, count: 7)
         for b in bits { words[b / 32] |= 1 << UInt32(b % 32) }
         try device.armVCPUInit(target: target, features: words)
-        guard let vl = sveVectorLength else { return }
+        let vl: Int
+        switch sve {
+        case .none: return nil
+        case .length(let bits): vl = bits
+        case .largest:
+            guard let largest = offeredLengths(try device.getOneReg(ARM64ID.vectorLengths)).last else {
+                throw KVMError(operation: "KVM_REG_ARM64_SVE_VLS: this host offers no SVE vector length", errno: EINVAL)
+            }
+            vl = largest
+        }
         let vq = vl / 128
         var set = try device.getOneReg(ARM64ID.vectorLengths)
-        guard vq >= 1, vq <= 512, vlsBit(set, vq - 1) else {
+        guard vl % 128 == 0, vq >= 1, vq <= 512, vlsBit(set, vq - 1) else {
             throw KVMError(
                 operation:
                     "KVM_REG_ARM64_SVE_VLS: this host offers no \(vl)-bit SVE vector length (it offers \(offeredLengths(set)))",
@@ -86,6 +111,7 @@ package final class ARM64Backend: RegisterBackend {
         }
         try device.setOneReg(ARM64ID.vectorLengths, set)
         try device.armVCPUFinalize(feature: Int32(ARM64VCPUFeature.sve))
+        return vl
     }
 
     /// The vector lengths, in bits, a `KVM_REG_ARM64_SVE_VLS` value offers.

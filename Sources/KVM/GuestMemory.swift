@@ -1,3 +1,4 @@
+import CKVM
 import Glibc
 
 /// Guest RAM: one anonymous host mapping registered as a memory slot at guest-physical `base`.
@@ -56,5 +57,12 @@ package final class GuestMemory: @unchecked Sendable {
         guard let p = pointer(address, count: 8) else { return false }
         p.storeBytes(of: value, as: UInt64.self)
         return true
+    }
+
+    /// After writing instructions into `[address, address + count)`: make a vCPU fetch them, not what its
+    /// instruction cache holds (arm64; nothing to do on x86).
+    package func synchronizeInstructions(_ address: UInt64, count: Int) {
+        guard let p = pointer(address, count: count) else { return }
+        ckvm_sync_instruction_cache(p, p + count)
     }
 }

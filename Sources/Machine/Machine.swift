@@ -1,4 +1,5 @@
 import GDBStub
+@_exported import GuestImage  // ELFImage and LoadError, which the x86 loaders and their callers use
 import Glibc
 import KVM
 import Registers

@@ -32,7 +32,7 @@ let usage = """
     usage: kvmstub <command> [options]
 
     commands:
-      run IMAGE   boot an ELF64 x86-64 guest under KVM and serve gdb
+      run IMAGE   boot an ELF64 guest under KVM (x86-64 here, AArch64 on arm64) and serve gdb
       info        what the host's KVM offers (capabilities, guest-debug flags, breakpoint strategy)
       regs        print a register table: name, gdb regnum, bitsize, ONE_REG ID, sync group
       fake-target serve gdb a FAKE arm64 or ppc64 kernel (an in-memory vCPU, for testing)
@@ -332,13 +332,8 @@ func runCommand(_ args: [String]) -> Never {
     exit(status >= 0 ? status : Int32(machine.guestExitStatus ?? 0))
 }
 #else
-func runCommand(_ args: [String]) -> Never {
-    if args.contains("--help") || args.contains("-h") {
-        print(runUsage, terminator: "")
-        exit(0)
-    }
-    fail("run: this arm64 build has no VMM yet (the register tables, `info`, `regs` and `fake-target` are here)")
-}
+/// On arm64 `run` is the arm64 VMM (RunARM64.swift).
+func runCommand(_ args: [String]) -> Never { runARM64Command(args) }
 #endif
 
 func infoCommand(_ args: [String]) -> Never {

@@ -243,4 +243,10 @@ static const int CKVM_CAP_GUEST_DEBUG_HW_WPS = KVM_CAP_GUEST_DEBUG_HW_WPS;
 // Variable-length ioctl arguments (a count followed by a flexible array) are sized here.
 static inline size_t ckvm_reg_list_size(uint64_t n) { return sizeof(struct kvm_reg_list) + n * sizeof(uint64_t); }
 
+// Instructions the VMM wrote into guest RAM (an arm64 BRK, and the original put back): on arm64 the data cache
+// is cleaned and the instruction cache invalidated to the point of unification for that range (DC CVAU, IC IVAU),
+// or a vCPU may run the stale instruction; QEMU does the same (flush_idcache_range). A no-op on x86, whose caches
+// are coherent. Swift has no spelling for the builtin.
+static inline void ckvm_sync_instruction_cache(void *start, void *end) { __builtin___clear_cache((char *)start, (char *)end); }
+
 #endif

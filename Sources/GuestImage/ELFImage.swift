@@ -1,4 +1,18 @@
-/// An ELF64 x86-64 executable, parsed enough to load it: the entry point and the PT_LOAD segments.
+/// The ELF `e_machine` values kvmstub's VMMs run.
+package enum ELFMachine: UInt16, Sendable, CaseIterable {
+    case x86_64 = 62  // EM_X86_64
+    case aarch64 = 183  // EM_AARCH64
+
+    package var name: String {
+        switch self {
+        case .x86_64: "x86-64"
+        case .aarch64: "AArch64"
+        }
+    }
+}
+
+/// An ELF64 little-endian executable, parsed enough to load it: the entry point and the PT_LOAD segments, for
+/// the x86 VMM (Machine) and the arm64 one (ARM64VMM), each asking for its own `e_machine`.
 /// Every field is bounds-checked; a bad file is a `LoadError` whose description is one line for stderr.
 package struct ELFImage: Sendable {
     package struct Segment: Sendable {
@@ -14,7 +28,7 @@ package struct ELFImage: Sendable {
     /// Symbols from .symtab (name → value), for entries such as the secondary-vCPU entry point.
     package let symbols: [String: UInt64]
 
-    package init(bytes: [UInt8], name: String = "image") throws(LoadError) {
+    package init(bytes: [UInt8], name: String = "image", machine: ELFMachine = .x86_64) throws(LoadError) {
         func u16(_ o: Int) -> UInt16? {
             o >= 0 && o + 2 <= bytes.count ? UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8 : nil
         }
@@ -30,7 +44,10 @@ package struct ELFImage: Sendable {
             throw LoadError("\(name) is not an ELF file")
         }
         guard bytes[4] == 2, bytes[5] == 1 else { throw LoadError("\(name) is not a 64-bit little-endian ELF file") }
-        guard u16(18) == 62 else { throw LoadError("\(name) is not an x86-64 ELF file (e_machine \(u16(18) ?? 0))") }
+        guard let m = u16(18), m == machine.rawValue else {
+            let other = u16(18).flatMap(ELFMachine.init(rawValue:)).map { ": it is an \($0.name) executable" } ?? ""
+            throw LoadError("\(name) is not an \(machine.name) ELF file (e_machine \(u16(18) ?? 0))\(other)")
+        }
         guard u16(16) == 2 else {
             throw LoadError("\(name) is not an ELF executable (e_type \(u16(16) ?? 0); want ET_EXEC)")
         }

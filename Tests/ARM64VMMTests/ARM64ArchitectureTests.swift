@@ -1,0 +1,121 @@
+import ARM64VMM
+import GDBStub
+import Testing
+
+/// The AArch64 encodings the arm64 VMM hands KVM, against values worked out from the Arm ARM by hand.
+struct ARM64ArchitectureTests {
+    @Test func debugExitClassesAreDecodedFromTheSyndrome() {
+        typealias A = ARM64Architecture
+        // BRK #0x2a from EL1: EC 0x3c, IL, ISS = the immediate.
+        #expect(A.debugEvent(hsr: 0xf200_002a, far: 0) == .brk(immediate: 0x2a))
+        #expect(A.debugEvent(hsr: 0x32 << 26 | 1 << 25, far: 0) == .step)
+        #expect(A.debugEvent(hsr: 0x33 << 26, far: 0) == .step)
+        #expect(A.debugEvent(hsr: 0x30 << 26, far: 0) == .hardwareBreakpoint)
+        #expect(A.debugEvent(hsr: 0x31 << 26, far: 0) == .hardwareBreakpoint)
+        #expect(A.debugEvent(hsr: 0x34 << 26 | 1 << 6, far: 0x4000_1008) == .watchpoint(address: 0x4000_1008))
+        #expect(A.debugEvent(hsr: 0x35 << 26, far: 8) == .watchpoint(address: 8))
+        #expect(A.debugEvent(hsr: 0x15 << 26, far: 0) == .other(exceptionClass: 0x15))
+        // hsr_high (ISS2) above bit 31 does not change the class.
+        #expect(A.debugEvent(hsr: 1 << 32 | 0x32 << 26, far: 0) == .step)
+    }
+
+    @Test func breakpointControlEnablesAnAddressMatchAtEL1AndEL0() {
+        // E = 1, PMC = 0b11, BAS = 0b1111: 0x1e7.
+        #expect(ARM64Architecture.breakpointControl == 0x1e7)
+        #expect(ARM64Architecture.breakpointInstruction == [0x00, 0x00, 0x20, 0xd4])
+        #expect(throws: TargetError.self) { try ARM64Architecture.breakpointValue(0x4000_0002) }
+        #expect((try? ARM64Architecture.breakpointValue(0x4000_0004)) == 0x4000_0004)
+    }
+
+    @Test func watchpointsUseByteSelectInsideADoubleword() throws {
+        typealias A = ARM64Architecture
+        // 4 bytes at offset 4 of the doubleword, writes: E | PAC 0b11 | LSC 0b10 | BAS 0b1111_0000.
+        let w = try A.watchpointRegisters(.writeWatchpoint, address: 0x4000_1004, length: 4)
+        #expect(w.value == 0x4000_1000)
+        #expect(w.control == 1 | 0b11 << 1 | 0b10 << 3 | 0xf0 << 5)
+        // 1 byte at offset 3, reads.
+        let r = try A.watchpointRegisters(.readWatchpoint, address: 0x4000_1003, length: 1)
+        #expect(r.value == 0x4000_1000)
+        #expect(r.control == 1 | 0b11 << 1 | 0b01 << 3 | 0x08 << 5)
+        // 8 aligned bytes, both.
+        let b = try A.watchpointRegisters(.accessWatchpoint, address: 0x4000_1008, length: 8)
+        #expect(b.control == 1 | 0b11 << 1 | 0b11 << 3 | 0xff << 5)
+        // 64 aligned bytes: MASK = 6, BAS all ones, the address as it is.
+        let m = try A.watchpointRegisters(.writeWatchpoint, address: 0x4000_1040, length: 64)
+        #expect(m.value == 0x4000_1040)
+        #expect(m.control == 1 | 0b11 << 1 | 0b10 << 3 | 0xff << 5 | 6 << 24)
+        // Across a doubleword, a non-power-of-two, a misaligned range: refused.
+        #expect(throws: TargetError.self) { try A.watchpointRegisters(.writeWatchpoint, address: 0x4000_1006, length: 4) }
+        #expect(throws: TargetError.self) { try A.watchpointRegisters(.writeWatchpoint, address: 0x4000_1000, length: 24) }
+        #expect(throws: TargetError.self) { try A.watchpointRegisters(.writeWatchpoint, address: 0x4000_1020, length: 64) }
+        #expect(throws: TargetError.self) { try A.watchpointRegisters(.hardware, address: 0x4000_1000, length: 4) }
+    }
+
+    @Test func guestDebugWordsFollowTheKernelStruct() {
+        let words = ARM64Architecture.guestDebugWords(
+            breakpoints: [nil, 0x4000_0010], watchpoints: [(control: 0x1f7, value: 0x4000_2000)])
+        #expect(words.count == 64)
+        #expect(words[1] == 0x1e7)  // dbg_bcr[1]
+        #expect(words[16 + 1] == 0x4000_0010)  // dbg_bvr[1]
+        #expect(words[0] == 0 && words[16] == 0)
+        #expect(words[32] == 0x1f7)  // dbg_wcr[0]
+        #expect(words[48] == 0x4000_2000)  // dbg_wvr[0]
+    }
+
+    @Test func aWatchpointHitIsMatchedByItsBytesFirst() {
+        let slots: [(address: UInt64, length: Int)?] = [(0x1000, 4), nil, (0x1004, 4)]
+        #expect(ARM64Architecture.watchpointHit(far: 0x1005, slots) == 2)
+        #expect(ARM64Architecture.watchpointHit(far: 0x1000, slots) == 0)
+        // FAR of a wider access that starts in the doubleword before the bytes.
+        #expect(ARM64Architecture.watchpointHit(far: 0x1000, [nil, (0x1006, 2)]) == 1)
+        #expect(ARM64Architecture.watchpointHit(far: 0x9000, [nil, nil]) == nil)
+    }
+
+    @Test func aBRKIsGivenBackThroughTheVectorOfItsMode() {
+        typealias A = ARM64Architecture
+        let esr: UInt64 = 0xf200_0007  // BRK #7
+        // From EL1h (pstate 0x3c5 with Z set): vector + 0x200, DAIF set, EL1h, NZCV kept.
+        let e = A.synchronousExceptionEntry(
+            pc: 0x4000_0100, pstate: 0x4000_03c5, vbar: 0x4000_0800, esr: esr, sctlr: 0x30d0_0980, hasPAN: false)
+        #expect(e == .init(pc: 0x4000_0a00, pstate: 0x4000_03c5, elr: 0x4000_0100, spsr: 0x4000_03c5, esr: esr))
+        // From EL1t with DAIF clear: + 0x000.
+        #expect(A.synchronousExceptionEntry(pc: 4, pstate: 0x4, vbar: 0x800, esr: esr, sctlr: 0, hasPAN: false)?.pc == 0x800)
+        // From EL0 (AArch64): + 0x400; SPAN = 0 with PAN present sets PSTATE.PAN.
+        let el0 = A.synchronousExceptionEntry(pc: 4, pstate: 0x0, vbar: 0x800, esr: esr, sctlr: 0, hasPAN: true)
+        #expect(el0?.pc == 0xc00)
+        #expect(el0?.pstate == 0x3c5 | 1 << 22)
+        // SPAN = 1 keeps PAN as it was; DSSBS sets SSBS.
+        let kept = A.synchronousExceptionEntry(
+            pc: 4, pstate: 0x5, vbar: 0x800, esr: esr, sctlr: 1 << 23 | 1 << 44, hasPAN: true)
+        #expect(kept?.pstate == 0x3c5 | 1 << 12)
+        // From AArch32: + 0x600. From EL2h: none.
+        #expect(A.synchronousExceptionEntry(pc: 4, pstate: 0x10, vbar: 0x800, esr: esr, sctlr: 0, hasPAN: false)?.pc == 0xe00)
+        #expect(A.synchronousExceptionEntry(pc: 4, pstate: 0x9, vbar: 0x800, esr: esr, sctlr: 0, hasPAN: false) == nil)
+        // VBAR's low 11 bits are RES0.
+        #expect(A.synchronousExceptionEntry(pc: 4, pstate: 0x5, vbar: 0x8ff, esr: esr, sctlr: 0, hasPAN: false)?.pc == 0xa00)
+    }
+
+    @Test func systemEventsEndTheRunWithTheirStatus() {
+        #expect(ARM64Platform.exitStatus(systemEvent: 1) == 0)
+        #expect(ARM64Platform.exitStatus(systemEvent: 2) == 1)
+        #expect(ARM64Platform.exitStatus(systemEvent: 3) == 2)
+        #expect(ARM64Platform.exitStatus(systemEvent: 9) == nil)
+    }
+
+    @Test func thePL011WritesItsDataRegisterAndNeverLooksBusy() {
+        final class Sink: @unchecked Sendable { var bytes: [UInt8] = [] }
+        let sink = Sink()
+        let uart = PL011 { sink.bytes.append($0) }
+        var buffer = [UInt8](repeating: 0xee, count: 4)
+        buffer[0] = 0x41
+        buffer.withUnsafeMutableBytes { uart.access(offset: 0, isWrite: true, data: $0) }
+        buffer.withUnsafeMutableBytes { uart.access(offset: 0x30, isWrite: true, data: $0) }  // UARTCR: ignored
+        #expect(sink.bytes == [0x41])
+        buffer.withUnsafeMutableBytes { uart.access(offset: 0x18, isWrite: false, data: $0) }
+        #expect(buffer == [0x90, 0, 0, 0])
+        buffer.withUnsafeMutableBytes { uart.access(offset: 0xfe0, isWrite: false, data: $0) }
+        #expect(buffer == [0x11, 0, 0, 0])
+        buffer.withUnsafeMutableBytes { uart.access(offset: 0x24, isWrite: false, data: $0) }
+        #expect(buffer == [0, 0, 0, 0])
+    }
+}
