@@ -219,6 +219,7 @@ package final class ARM64Machine: @unchecked Sendable {
             let attached: Bool = withLock {
                 running = false
                 pendingStop = stop
+                pthread_cond_broadcast(condition)  // attach() and kill() wait for this
                 // No kick can come now (interrupt() kicks only while running): take any that came too late, so
                 // the next KVM_RUN does not end at once.
                 vcpu.setImmediateExit(false)
