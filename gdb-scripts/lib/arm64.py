@@ -7,6 +7,7 @@
 #   stepi_out LABEL         stepi until the pc leaves the current function (back in its caller), checking each
 #                           step as above; prints the number of steps
 #   reattach                detach, then `target remote` to the same address again (the guest runs between)
+#   expect_translate VA EXPR LABEL   `monitor translate VA` says "VA -> guest-physical PA", PA = EXPR's value
 import re
 
 import gdb
@@ -88,6 +89,20 @@ class Reattach(gdb.Command):
         gdb.execute("target remote " + where)
 
 
+class ExpectTranslate(gdb.Command):
+    def __init__(self):
+        super().__init__("expect_translate", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        va, expr, label = arg.split(" ", 2)
+        want = int(gdb.parse_and_eval(expr)) & 0xFFFFFFFFFFFFFFFF
+        out = gdb.execute("monitor translate " + va, to_string=True)
+        m = re.search(r"-> guest-physical (0x[0-9a-f]+)", out)
+        got = int(m.group(1), 16) if m else None
+        check(got == want, "%s: %s -> %s (want %#x)" % (label.strip().strip('"'), va, hex(got) if m else "no translation", want))
+
+
+ExpectTranslate()
 StepiChecked()
 StepiOut()
 Reattach()
