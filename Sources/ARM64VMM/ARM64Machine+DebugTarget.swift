@@ -146,7 +146,8 @@ extension ARM64Machine: DebugTarget {
             let value = try ARM64Architecture.breakpointValue(address)
             if hardwareBreakpoints.contains(value) { return }
             guard let i = hardwareBreakpoints.firstIndex(where: { $0 == nil }) else {
-                throw .noSpace("all \(hardwareBreakpoints.count) hardware breakpoints (KVM_CAP_GUEST_DEBUG_HW_BPS) are in use")
+                throw .noSpace(
+                    "all \(hardwareBreakpoints.count) hardware breakpoints (KVM_CAP_GUEST_DEBUG_HW_BPS) are in use")
             }
             hardwareBreakpoints[i] = value
         case .writeWatchpoint, .readWatchpoint, .accessWatchpoint:
@@ -173,7 +174,9 @@ extension ARM64Machine: DebugTarget {
         case .hardware:
             if let i = hardwareBreakpoints.firstIndex(of: address) { hardwareBreakpoints[i] = nil }
         case .writeWatchpoint, .readWatchpoint, .accessWatchpoint:
-            if let i = watchpoints.firstIndex(where: { $0?.kind == kind && $0?.address == address && $0?.length == length }) {
+            if let i = watchpoints.firstIndex(where: {
+                $0?.kind == kind && $0?.address == address && $0?.length == length
+            }) {
                 watchpoints[i] = nil
             }
         }

@@ -53,7 +53,8 @@ extension ARM64Machine {
         out += "watchpoints (dbg_wcr/wvr): \(watchpoints.count) offered (KVM_CAP_GUEST_DEBUG_HW_WPS)\n"
         for (i, w) in watchpoints.enumerated() {
             if let w {
-                out += "  slot \(i): \(w.kind) 0x\(hex(w.address)) len \(w.length) wcr 0x\(hex(w.control)) wvr 0x\(hex(w.value))\n"
+                out +=
+                    "  slot \(i): \(w.kind) 0x\(hex(w.address)) len \(w.length) wcr 0x\(hex(w.control)) wvr 0x\(hex(w.value))\n"
             }
         }
         out += "BRKs of the guest's own given back to it (exception entry through VBAR_EL1): \(guestTrapsReturned)\n"
@@ -69,14 +70,17 @@ extension ARM64Machine {
             let inRAM = memory.contains(va) ? "in RAM" : "not RAM"
             return "SCTLR_EL1.M = 0 (MMU off): 0x\(hex(va)) is guest-physical 0x\(hex(va)) (\(inRAM))\n"
         }
-        var out = "SCTLR_EL1 0x\(hex(walk.sctlr)) TCR_EL1 0x\(hex(walk.tcr)) TTBR0_EL1 0x\(hex(walk.ttbr0)) TTBR1_EL1 0x\(hex(walk.ttbr1))\n"
+        var out =
+            "SCTLR_EL1 0x\(hex(walk.sctlr)) TCR_EL1 0x\(hex(walk.tcr)) TTBR0_EL1 0x\(hex(walk.ttbr0)) TTBR1_EL1 0x\(hex(walk.ttbr1))\n"
         let (steps, outcome) = walk.walk(va)
         for s in steps {
-            out += "  level \(s.level): entry at 0x\(hex(s.descriptorAddress)) = 0x\(hex(s.descriptor)) (\(s.meaning))\n"
+            out +=
+                "  level \(s.level): entry at 0x\(hex(s.descriptorAddress)) = 0x\(hex(s.descriptor)) (\(s.meaning))\n"
         }
         switch outcome {
         case .mapped(let pa, let size):
-            out += "0x\(hex(va)) -> guest-physical 0x\(hex(pa)) (\(size >> 10) KiB \(size == 0x1000 ? "page" : "block"))\n"
+            out +=
+                "0x\(hex(va)) -> guest-physical 0x\(hex(pa)) (\(size >> 10) KiB \(size == 0x1000 ? "page" : "block"))\n"
         case .fault(let why): out += "0x\(hex(va)): \(why)\n"
         }
         return out
@@ -88,7 +92,8 @@ extension ARM64Machine {
         else { return "usage: monitor reginfo NAME (a register gdb knows, e.g. x0, pc, cpsr, z0, p0, vg, SCTLR_EL1)\n" }
         let id = reg.id
         let raw = id.rawValue
-        var out = "\(reg.name): gdb regnum \(reg.regnum), \(reg.bitSize) bits, type \(reg.type), feature \(reg.feature)\n"
+        var out =
+            "\(reg.name): gdb regnum \(reg.regnum), \(reg.bitSize) bits, type \(reg.type), feature \(reg.feature)\n"
         out += "ONE_REG ID \(id)\n"
         out += "  arch    0x\(hex(raw >> 56)) (\(id.archName))     bits 63-56\n"
         out += "  size    \(id.byteSize) bytes (KVM_REG_SIZE field \((raw & OneRegID.sizeMask) >> 52))     bits 55-52\n"
@@ -105,7 +110,8 @@ extension ARM64Machine {
                 let f = ARM64ID.sysregFields(of: id)!
                 kind = "KVM_REG_ARM64_SYSREG: op0 \(f.op0) op1 \(f.op1) CRn \(f.crn) CRm \(f.crm) op2 \(f.op2)"
             case ARM64ID.sve:
-                kind = "KVM_REG_ARM64_SVE: the kernel's value is \(id.byteSize * 8) bits whatever VL; gdb gets the low VL"
+                kind =
+                    "KVM_REG_ARM64_SVE: the kernel's value is \(id.byteSize * 8) bits whatever VL; gdb gets the low VL"
             case ARM64ID.firmware: kind = "KVM_REG_ARM_FW: a firmware (hypercall) register"
             default: kind = "coprocessor 0x\(hex(coproc >> 16))"
             }
@@ -115,17 +121,21 @@ extension ARM64Machine {
         out += ", served by \(registerTable.info(for: reg.syncGroup)?.servedBy ?? "?")\n"
         out += "now: \(registers.valid.contains(reg.syncGroup) ? "valid" : "not fetched since the last run")"
         out += registers.dirty.contains(reg.syncGroup) ? ", dirty (goes back before the next KVM_RUN)\n" : ", clean\n"
-        if let errno = backend.unavailable[id] { out += "the kernel refused it at the last fetch (errno \(errno)): it reads as xx\n" }
+        if let errno = backend.unavailable[id] {
+            out += "the kernel refused it at the last fetch (errno \(errno)): it reads as xx\n"
+        }
         return out
     }
 
     private func sveReport() -> String {
         guard let vl = sveVectorLength else { return "no SVE on this vCPU (--no-sve, or the host offers none)\n" }
-        var out = "finalized vector length \(vl) bits (KVM_REG_ARM64_SVE_VLS before KVM_ARM_VCPU_FINALIZE): vg = \(vl / 64),\n"
+        var out =
+            "finalized vector length \(vl) bits (KVM_REG_ARM64_SVE_VLS before KVM_ARM_VCPU_FINALIZE): vg = \(vl / 64),\n"
         out += "z0-z31 \(vl) bits, p0-p15 and ffr \(vl / 8) bits, in target.xml, g, p and P alike\n"
         if let zcr = systemRegister(ARM64SystemRegisterID.zcr) {
             let effective = min(vl, Int((zcr & 0xf) + 1) * 128)
-            out += "ZCR_EL1 0x\(hex(zcr)): LEN \(zcr & 0xf), the guest's effective vector length at EL1 is \(effective) bits"
+            out +=
+                "ZCR_EL1 0x\(hex(zcr)): LEN \(zcr & 0xf), the guest's effective vector length at EL1 is \(effective) bits"
             out += effective < vl ? " (bits above it read as zero in the guest)\n" : "\n"
         }
         return out

@@ -96,7 +96,8 @@ package final class ARM64Machine: @unchecked Sendable {
         var sve = configuration.sve
         if sve == .largest && !capabilities.armSVE { sve = .none }
         if case .length(let bits) = sve, !capabilities.armSVE {
-            throw KVMError(operation: "--sve-vl \(bits): this host's KVM offers no SVE (KVM_CAP_ARM_SVE)", errno: EINVAL)
+            throw KVMError(
+                operation: "--sve-vl \(bits): this host's KVM offers no SVE (KVM_CAP_ARM_SVE)", errno: EINVAL)
         }
         sveVectorLength = try ARM64Backend.initializeVCPU(vcpu, target: target, sve: sve)
         backend = try ARM64Backend(device: vcpu, sveVectorLength: sveVectorLength)
@@ -105,9 +106,11 @@ package final class ARM64Machine: @unchecked Sendable {
         for r in backend.table.registers where ids[r.id] == nil { ids[r.id] = r.regnum }
         regnumByID = ids
         hardwareBreakpoints = Array(
-            repeating: nil, count: min(ARM64Architecture.maxDebugRegisters, max(0, Int(capabilities.hardwareBreakpoints))))
+            repeating: nil,
+            count: min(ARM64Architecture.maxDebugRegisters, max(0, Int(capabilities.hardwareBreakpoints))))
         watchpoints = Array(
-            repeating: nil, count: min(ARM64Architecture.maxDebugRegisters, max(0, Int(capabilities.hardwareWatchpoints))))
+            repeating: nil,
+            count: min(ARM64Architecture.maxDebugRegisters, max(0, Int(capabilities.hardwareWatchpoints))))
         let fd = configuration.serialFD
         uart = PL011 { byte in
             var b = byte

@@ -58,7 +58,10 @@ package struct ARM64PageWalk {
         }
         let vaBits = 64 - size
         guard (25...48).contains(vaBits) else {
-            return ([], .fault("T\(upper ? 1 : 0)SZ = \(size): a \(vaBits)-bit range is not walked (4 KiB granule: 25 to 48)"))
+            return (
+                [],
+                .fault("T\(upper ? 1 : 0)SZ = \(size): a \(vaBits)-bit range is not walked (4 KiB granule: 25 to 48)")
+            )
         }
         // The bits above the range must all equal bit 55 (the top byte too unless TBI ignores it).
         let topChecked = tbi ? 56 : 64

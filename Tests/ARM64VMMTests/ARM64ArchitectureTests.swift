@@ -45,9 +45,15 @@ struct ARM64ArchitectureTests {
         #expect(m.value == 0x4000_1040)
         #expect(m.control == 1 | 0b11 << 1 | 0b10 << 3 | 0xff << 5 | 6 << 24)
         // Across a doubleword, a non-power-of-two, a misaligned range: refused.
-        #expect(throws: TargetError.self) { try A.watchpointRegisters(.writeWatchpoint, address: 0x4000_1006, length: 4) }
-        #expect(throws: TargetError.self) { try A.watchpointRegisters(.writeWatchpoint, address: 0x4000_1000, length: 24) }
-        #expect(throws: TargetError.self) { try A.watchpointRegisters(.writeWatchpoint, address: 0x4000_1020, length: 64) }
+        #expect(throws: TargetError.self) {
+            try A.watchpointRegisters(.writeWatchpoint, address: 0x4000_1006, length: 4)
+        }
+        #expect(throws: TargetError.self) {
+            try A.watchpointRegisters(.writeWatchpoint, address: 0x4000_1000, length: 24)
+        }
+        #expect(throws: TargetError.self) {
+            try A.watchpointRegisters(.writeWatchpoint, address: 0x4000_1020, length: 64)
+        }
         #expect(throws: TargetError.self) { try A.watchpointRegisters(.hardware, address: 0x4000_1000, length: 4) }
     }
 
@@ -79,7 +85,9 @@ struct ARM64ArchitectureTests {
             pc: 0x4000_0100, pstate: 0x4000_03c5, vbar: 0x4000_0800, esr: esr, sctlr: 0x30d0_0980, hasPAN: false)
         #expect(e == .init(pc: 0x4000_0a00, pstate: 0x4000_03c5, elr: 0x4000_0100, spsr: 0x4000_03c5, esr: esr))
         // From EL1t with DAIF clear: + 0x000.
-        #expect(A.synchronousExceptionEntry(pc: 4, pstate: 0x4, vbar: 0x800, esr: esr, sctlr: 0, hasPAN: false)?.pc == 0x800)
+        #expect(
+            A.synchronousExceptionEntry(pc: 4, pstate: 0x4, vbar: 0x800, esr: esr, sctlr: 0, hasPAN: false)?.pc == 0x800
+        )
         // From EL0 (AArch64): + 0x400; SPAN = 0 with PAN present sets PSTATE.PAN.
         let el0 = A.synchronousExceptionEntry(pc: 4, pstate: 0x0, vbar: 0x800, esr: esr, sctlr: 0, hasPAN: true)
         #expect(el0?.pc == 0xc00)
@@ -89,10 +97,14 @@ struct ARM64ArchitectureTests {
             pc: 4, pstate: 0x5, vbar: 0x800, esr: esr, sctlr: 1 << 23 | 1 << 44, hasPAN: true)
         #expect(kept?.pstate == 0x3c5 | 1 << 12)
         // From AArch32: + 0x600. From EL2h: none.
-        #expect(A.synchronousExceptionEntry(pc: 4, pstate: 0x10, vbar: 0x800, esr: esr, sctlr: 0, hasPAN: false)?.pc == 0xe00)
+        #expect(
+            A.synchronousExceptionEntry(pc: 4, pstate: 0x10, vbar: 0x800, esr: esr, sctlr: 0, hasPAN: false)?.pc
+                == 0xe00)
         #expect(A.synchronousExceptionEntry(pc: 4, pstate: 0x9, vbar: 0x800, esr: esr, sctlr: 0, hasPAN: false) == nil)
         // VBAR's low 11 bits are RES0.
-        #expect(A.synchronousExceptionEntry(pc: 4, pstate: 0x5, vbar: 0x8ff, esr: esr, sctlr: 0, hasPAN: false)?.pc == 0xa00)
+        #expect(
+            A.synchronousExceptionEntry(pc: 4, pstate: 0x5, vbar: 0x8ff, esr: esr, sctlr: 0, hasPAN: false)?.pc == 0xa00
+        )
     }
 
     @Test func systemEventsEndTheRunWithTheirStatus() {

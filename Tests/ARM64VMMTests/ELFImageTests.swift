@@ -8,7 +8,9 @@ struct ELFImageTests {
         -> [UInt8]
     {
         var b = [UInt8](repeating: 0, count: 64 + 56)
-        func put(_ v: UInt64, _ at: Int, _ n: Int) { for i in 0..<n { b[at + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
+        func put(_ v: UInt64, _ at: Int, _ n: Int) {
+            for i in 0..<n { b[at + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) }
+        }
         b[0...3] = [0x7f, 0x45, 0x4c, 0x46]
         b[4] = 2
         b[5] = 1
@@ -41,7 +43,8 @@ struct ELFImageTests {
             _ = try ELFImage(bytes: Self.image(machine: 62), name: "x86.elf", machine: .aarch64)
             Issue.record("an x86-64 image was accepted as AArch64")
         } catch {
-            #expect(error.description == "x86.elf is not an AArch64 ELF file (e_machine 62): it is an x86-64 executable")
+            #expect(
+                error.description == "x86.elf is not an AArch64 ELF file (e_machine 62): it is an x86-64 executable")
         }
         do {
             _ = try ELFImage(bytes: Self.image(machine: 183), name: "a.elf")
