@@ -6,7 +6,7 @@
 # serial: vl=2048 bits
 # serial: z0.b[255]=0x5a z0 sum=4425
 # serial: z31.b[255]=0xff
-# serial: p15=0x5555555555555555 ffr=0xfffffffffffffff
+# serial: p15=0x5555555555555555 ffr=0xf (their first 64 bits)
 # expect: {85 <repeats 32 times>}
 # expect: ZCR_EL1 0x0: LEN 0, the guest's effective vector length at EL1 is 128 bits
 # expect: ZCR_EL1 0xf: LEN 15, the guest's effective vector length at EL1 is 2048 bits
@@ -38,10 +38,10 @@ expect_eq $z0.d.u[31] 0x1111111111111111 "z0.d[31]: the last doubleword"
 p $p15
 expect_eq $p15[31] 0x55 "p15's last byte (ldr p15)"
 p/x $ffr
-expect_eq $ffr[7] 0xff "FFR: the first 64 lanes true"
-expect_eq $ffr[8] 0 "and the rest false"
+expect_eq $ffr[0] 0xff "FFR: the first 8 lanes true (ptrue p1.b, vl8; wrffr)"
+expect_eq $ffr[1] 0 "and the rest false"
 set $z0.b.u[255] = 0x5a
-set $ffr[7] = 0x0f
+set $ffr[0] = 0x0f
 expect_eq $z0.b.u[255] 0x5a "z0.b[255] written"
 set var released = 1
 continue

@@ -4,18 +4,18 @@
  * ZCR_EL1.LEN is 0 at reset (VL 128 bits whatever the maximum), so the guest enables SVE (CPACR_EL1.ZEN) and
  * raises LEN to 15: on kvmstub with --sve-vl 2048 (or QEMU's -cpu max,sve2048=on) VL is then 2048 bits. It
  * loads z0 (0x11 in every byte), z31 (byte i = i), p15 (0x55 in every byte: every even byte lane) and FFR
- * (the first 64 byte lanes), then waits in park() until `released` is set — from gdb, which may detach and attach again
+ * (the first 8 byte lanes), then waits in park() until `released` is set — from gdb, which may detach and attach again
  * meanwhile (the loop survives that) — and prints what the registers hold then:
  *
  *   vl=2048 bits
  *   parked
  *   z0.b[255]=0x11 z0 sum=4352
  *   z31.b[255]=0xff
- *   p15=0x5555555555555555 ffr=0xffffffffffffffff
+ *   p15=0x5555555555555555 ffr=0xff (their first 64 bits)
  *   done
  *
  * A debugger's `set $z0.b.u[255] = 0x5a` while it waits makes that "z0.b[255]=0x5a z0 sum=4425"; a write to
- * p15 or ffr shows in their line (p15/ffr: their first 64 bits). It ends with PSCI SYSTEM_OFF (kvmstub exits 0).
+ * p15 or ffr shows in their line. It ends with PSCI SYSTEM_OFF (kvmstub exits 0).
  * On a vCPU without SVE (kvmstub --no-sve) the first SVE access (ZCR_EL1) is undefined: the exception goes to
  * lib/vectors.S's default handler, which prints "unexpected exception: vector 4 esr=0x2000000" and resets (exit 1).
  */
@@ -78,6 +78,6 @@ int main(void)
     serial_put_hex(first8(pbuf, vl_bytes / 8));
     serial_puts(" ffr=");
     serial_put_hex(first8(pbuf + vl_bytes / 8, vl_bytes / 8));
-    serial_puts("\ndone\n");
+    serial_puts(" (their first 64 bits)\ndone\n");
     return 0;
 }

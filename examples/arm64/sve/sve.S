@@ -23,14 +23,15 @@ sve_enable:
     .size sve_enable, . - sve_enable
 
 /* void sve_set(const void *p15_bits): z0 = 0x11 in every byte; z31.b[i] = i (mod 256); p15 from VL/8 bits of
-   memory; FFR = the first 64 byte lanes true (an FFR is monotonic: true lanes, then false ones). */
+   memory; FFR = the first 8 byte lanes true (an FFR is monotonic: true lanes, then false ones; VL8 fits every VL, where
+   a pattern longer than the vector, like VL64 at 128 bits, would give no lanes at all). */
     .global sve_set
     .type sve_set, %function
 sve_set:
     dup     z0.b, #0x11
     index   z31.b, #0, #1
     ldr     p15, [x0]
-    ptrue   p1.b, vl64
+    ptrue   p1.b, vl8
     wrffr   p1.b
     ret
     .size sve_set, . - sve_set
