@@ -105,7 +105,8 @@ else
 fi
 # arm64 and POWER (issue 19): kvmstub built for arm64 from these sources (Debian trixie's Swift 6.0 in an arm64
 # root under qemu-user, cached in /var/cache/kvmstub), then the register tables probed on real arm64 and POWER
-# KVM nested in QEMU (rig/probe.sh), with the arm64 binary's `info` and a gdb-multiarch session through it.
+# KVM nested in QEMU (rig/probe.sh), with the arm64 binary's `info` and a gdb-multiarch session through it, and
+# the arm64 VMM's gdb-multiarch sessions in the arm64 rig (scripts/rig-arm64.sh test).
 # Needs root (chroot, binfmt_misc); CI is root. First run on a machine: ~20 min for the root, ~10 for the build.
 echo
 if [ "$(id -u)" = 0 ]; then
@@ -115,6 +116,15 @@ if [ "$(id -u)" = 0 ]; then
         echo "arm64 build: $((t1 - t0)) s"
         bash rig/probe.sh || status=1
         echo "arm64/ppc64 probes: $(($(date +%s) - t1)) s"
+        # The arm64 VMM on real arm64 KVM: gdb-multiarch sessions against the arm64 example guests in the rig
+        # (one boot for all of gdb-scripts/arm64/*.gdb, among them SVE at 2048 bits).
+        t2=$(date +%s)
+        if bash scripts/rig-arm64.sh test; then
+            echo "arm64 rig sessions: passed in $(($(date +%s) - t2)) s"
+        else
+            echo "arm64 rig sessions: FAILED after $(($(date +%s) - t2)) s (logs: .build-rig/arm64/)" >&2
+            status=1
+        fi
     else
         echo "arm64 build FAILED ($(($(date +%s) - t0)) s)" >&2
         status=1
