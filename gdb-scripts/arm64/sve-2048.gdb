@@ -8,6 +8,7 @@
 # serial: z31.b[255]=0xff
 # serial: p15=0x5555555555555555 ffr=0xf (their first 64 bits)
 # expect: {85 <repeats 32 times>}
+# expect: b = {u = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
 # expect: ZCR_EL1 0x0: LEN 0, the guest's effective vector length at EL1 is 128 bits
 # expect: ZCR_EL1 0xf: LEN 15, the guest's effective vector length at EL1 is 2048 bits
 # SVE at 2048 bits on real arm64 KVM. kvmstub's vg is the vector length the vCPU was finalized with (2048 bits:
@@ -30,7 +31,7 @@ p $vg
 expect_eq sizeof($z31) 256 "z registers are 256 bytes"
 expect_eq sizeof($p15) 32 "p registers are 32 bytes"
 expect_eq sizeof($ffr) 32 "ffr is 32 bytes"
-p $z31.b.u
+p $z31
 expect_eq $z31.b.u[0] 0 "z31.b[0] = 0"
 expect_eq $z31.b.u[255] 255 "z31.b[255] = 255 (index z31.b, #0, #1)"
 expect_eq $z0.b.u[255] 0x11 "z0.b[255] = 0x11 (dup z0.b, #0x11)"
