@@ -3,7 +3,7 @@ import Glibc
 /// The VMM's port I/O: a 16550-style serial port at 0x3f8 (transmit only; output to a file descriptor) and
 /// an exit port at 0xf4 (a guest writes a status byte; `kvmstub run` ends with that status, as QEMU's
 /// isa-debug-exit does, but with the byte unchanged); with `run --disk`, an ATA disk at 0x1f0–0x1f7 and 0x3f6
-/// (ATADisk.swift).
+/// (ATADisk.swift); with `run --kernel`, a 16550A (UART16550.swift) and the CMOS clock at 0x70/0x71 (CMOSRTC.swift).
 struct PortIO {
     static let serialBase: UInt16 = 0x3f8
     static let exitPort: UInt16 = 0xf4
@@ -19,6 +19,8 @@ struct PortIO {
     /// `run --disk`: the primary ATA channel's master. Without it the channel's ports read all ones, as a bus with
     /// no controller does.
     var disk: ATADisk? = nil
+    /// `run --kernel`: the CMOS real-time clock at 0x70/0x71 (CMOSRTC.swift).
+    var rtc: CMOSRTC? = nil
 
     /// An OUT of `bytes` to `port`.
     func write(port: UInt16, bytes: UnsafeRawBufferPointer) -> Effect {
@@ -33,6 +35,10 @@ struct PortIO {
             } else if let b = bytes.first {
                 disk.write(port: port, b)
             }
+            return .none
+        }
+        if let rtc, CMOSRTC.serves(port) {
+            for b in bytes { rtc.write(port: port, b) }
             return .none
         }
         switch port {
@@ -63,6 +69,10 @@ struct PortIO {
             if port == ATADisk.Port.data { return disk.readData(into: bytes) }
             let value = disk.read(port: port)  // one read: a status read may be the one that still sees BSY
             for i in 0..<bytes.count { bytes[i] = value }
+            return
+        }
+        if let rtc, CMOSRTC.serves(port) {
+            for i in 0..<bytes.count { bytes[i] = rtc.read(port: port) }
             return
         }
         let value: UInt8

@@ -95,7 +95,8 @@ package final class Machine: DebugTarget, @unchecked Sendable {
         ports = PortIO(
             serialFD: configuration.serialFD,
             uart: configuration.linuxPlatform ? LinuxBoot.makeUART(vm, fd: configuration.serialFD) : nil,
-            disk: configuration.disk)
+            disk: configuration.disk,
+            rtc: configuration.linuxPlatform ? CMOSRTC() : nil)
         KickSignal.install()
     }
 
