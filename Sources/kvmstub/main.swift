@@ -90,8 +90,8 @@ let runUsage = """
 
     kvmstub run --kernel KERNEL [--initrd FILE] [--cmdline "..."] [--memory SIZE] [--cpus N] [--gdb ...] [--wait]
     boots Linux: KERNEL is an ELF vmlinux (entered at its PVH entry note, as Firecracker does: fastest here) or a
-    bzImage (64-bit boot protocol; its decompressor runs first). In-kernel PIC/IOAPIC/LAPIC and PIT, a 16550A on
-    0x3f8/IRQ 4, 512M of RAM unless --memory says otherwise. With --cpus N, an ACPI MADT and an Intel MP table
+    bzImage (64-bit boot protocol; its decompressor runs first). In-kernel PIC/IOAPIC/LAPIC and PIT, a CMOS clock
+    on 0x70/0x71 (the host's time), a 16550A on 0x3f8/IRQ 4, 512M of RAM unless --memory says otherwise. With --cpus N, an ACPI MADT and an Intel MP table
     (at 0xf0000) list N CPUs, LAPIC ids 0..N-1, and the IOAPIC; vCPUs 1.. wait for the kernel's INIT/SIPI, which
     Linux sends in smp_init, late in its boot. The default command line is
     "console=ttyS0 nokaslr": without nokaslr the kernel moves itself by a random slide and gdb's symbols

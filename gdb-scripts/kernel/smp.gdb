@@ -1,5 +1,6 @@
 # kernel: bzimage
-# cmdline: console=ttyS0 nokaslr initcall_blacklist=cmos_init
+# cmdline: console=ttyS0 nokaslr
+# serial: rtc_cmos rtc_cmos: registered as rtc0
 # cpus: 2
 # timeout: 900
 # serial: smp: Brought up 1 node, 2 CPUs
@@ -7,8 +8,9 @@
 # expect: Thread 2 (vCPU 1
 # expect: Online CPUs   : [0, 1]
 # Debian's kernel on two vCPUs (`--cpus 2`, KASLR off so the -dbg vmlinux's addresses are right from the start;
-# without the rtc_cmos probe, which spins on the update bit of an RTC kvmstub does not have: with two vCPUs in the
-# rig it took minutes, with RCU stall reports, and twice the boot did not reach the prompt in 10 minutes):
+# its rtc_cmos driver finds kvmstub's CMOS clock: without one it spun on the update bit of ports that read all ones,
+# and with two vCPUs in the rig that took minutes, with RCU stall reports, until this booted with
+# initcall_blacklist=cmos_init):
 # both vCPUs are gdb threads from the first instruction to the prompt, and a breakpoint in code that both CPUs run
 # is reported by the thread (vCPU) that hit it.
 set pagination off
