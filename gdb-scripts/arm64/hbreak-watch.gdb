@@ -8,9 +8,12 @@
 # expect: New value = 1
 # expect: Old value = 1
 # expect: New value = 2
+# expect: Hardware read watchpoint 3: counter
+# expect: Value = 2
+# expect: Hardware access (read/write) watchpoint 4: counter
 # Hardware breakpoints and watchpoints on arm64 (kvm_guest_debug_arch's dbg_bcr/bvr and dbg_wcr/wvr): hbreak
-# fib stops there; `watch counter` stops after each store tick() makes, with the old and new value; deleted, the
-# guest runs on to its end.
+# fib stops there; `watch counter` stops after each store tick() makes, with the old and new value; `rwatch` at
+# the next load (DBGWCR LSC = load), `awatch` at a load or store; deleted, the guest runs on to its end.
 hbreak fib
 continue
 expect_eq $pc fib "the hardware breakpoint stopped at fib"
@@ -21,5 +24,14 @@ expect_eq counter 1 "the first tick stored 1"
 continue
 expect_eq counter 2 "the second tick stored 2"
 expect_true ($pc>=tick)&&($pc<tick+32) "stopped in tick"
+delete
+rwatch counter
+continue
+expect_eq counter 2 "the read watchpoint stopped at the third tick's load, before its store"
+delete
+awatch counter
+continue
+continue
+expect_eq counter 3 "the access watchpoint: the load, then the store of 3"
 delete
 continue
