@@ -19,8 +19,9 @@ import Testing
         var t = Self.morning
         var tm = Glibc.tm()
         gmtime_r(&t, &tm)
-        #expect([tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_wday]
-            == [2026, 12, 6, 9, 5, 7, 0])
+        #expect(
+            [tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_wday]
+                == [2026, 12, 6, 9, 5, 7, 0])
     }
 
     @Test func theTimeReadsInBCDAnd24HoursAsFirmwareLeavesIt() {

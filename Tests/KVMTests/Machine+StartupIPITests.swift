@@ -138,7 +138,8 @@ struct MachineStartupIPITests {
         let lapic = try #require(m.monitor("lapic"))
         #expect(lapic.contains("vCPU 0: LAPIC id 0, version 0x50014, SVR 0x1ff (enabled)"), "\(lapic)")
         #expect(
-            lapic.contains("ICR 0x01000000 0x00004608: STARTUP, vector 0x08 (start at 0x8000), edge, to LAPIC id 1, idle"),
+            lapic.contains(
+                "ICR 0x01000000 0x00004608: STARTUP, vector 0x08 (start at 0x8000), edge, to LAPIC id 1, idle"),
             "\(lapic)")
         #expect(lapic.contains("vCPU 1: LAPIC id 1,"), "\(lapic)")
     }
@@ -147,8 +148,12 @@ struct MachineStartupIPITests {
         #expect(
             Machine.describeICR(low: 0xc500, high: 0x0100_0000)
                 == "INIT, level-triggered, assert, to LAPIC id 1, idle")
-        #expect(Machine.describeICR(low: 0x8500, high: 0x0100_0000) == "INIT, level-triggered, de-assert, to LAPIC id 1, idle")
+        #expect(
+            Machine.describeICR(low: 0x8500, high: 0x0100_0000)
+                == "INIT, level-triggered, de-assert, to LAPIC id 1, idle")
         #expect(Machine.describeICR(low: 0x000c_4030, high: 0) == "fixed, vector 0x30, edge, to all but self, idle")
-        #expect(Machine.describeICR(low: 0x1_0000 | 0x1000 | 0x800 | 0x41, high: 0x0300_0000).hasSuffix("to logical 3, send pending"))
+        #expect(
+            Machine.describeICR(low: 0x1_0000 | 0x1000 | 0x800 | 0x41, high: 0x0300_0000).hasSuffix(
+                "to logical 3, send pending"))
     }
 }
