@@ -1,4 +1,5 @@
 import GDBStub
+import KVM
 import Registers
 
 /// What the arm64 VMM needs to know of the architecture, as pure functions: the jobs `MachineArchitecture` (the
@@ -109,6 +110,25 @@ package enum ARM64Architecture {
             words[3 * maxDebugRegisters + i] = w.value
         }
         return words
+    }
+
+    /// The KVM_SET_GUEST_DEBUG state a run needs: nothing at all when gdb has nothing inserted and does not step,
+    /// so the guest's own BRKs (and its own use of the debug registers) never leave the guest; USE_SW_BP only
+    /// while a BRK of ours is in memory; USE_HW with the slots' words while a slot is in use.
+    package static func guestDebug(
+        step: Bool, softwareBreakpoints: Bool, hardwareBreakpoints: [UInt64?],
+        watchpoints: [(control: UInt64, value: UInt64)?]
+    ) -> (control: GuestDebugControl, words: [UInt64]) {
+        var control: GuestDebugControl = []
+        if step { control.insert(.singleStep) }
+        if softwareBreakpoints { control.insert(.useSoftwareBreakpoints) }
+        var words: [UInt64] = []
+        if hardwareBreakpoints.contains(where: { $0 != nil }) || watchpoints.contains(where: { $0 != nil }) {
+            control.insert(.useHardwareBreakpoints)
+            words = guestDebugWords(breakpoints: hardwareBreakpoints, watchpoints: watchpoints)
+        }
+        if !control.isEmpty { control.insert(.enable) }
+        return (control, words)
     }
 
     /// Which of the watchpoints (address, length) a hit at `far` belongs to: the first whose bytes hold it, else

@@ -182,20 +182,11 @@ extension ARM64Machine: DebugTarget {
         }
     }
 
-    /// The KVM_SET_GUEST_DEBUG state a run needs: nothing at all when gdb has nothing inserted and does not step
-    /// (the guest's own BRKs then reach it directly).
+    /// The KVM_SET_GUEST_DEBUG state a run needs (ARM64Architecture.guestDebug).
     func debugState(step: Bool) -> (control: GuestDebugControl, words: [UInt64]) {
-        var control: GuestDebugControl = []
-        if step { control.insert(.singleStep) }
-        if !softwareBreakpoints.isEmpty { control.insert(.useSoftwareBreakpoints) }
-        var words: [UInt64] = []
-        if hardwareBreakpoints.contains(where: { $0 != nil }) || watchpoints.contains(where: { $0 != nil }) {
-            control.insert(.useHardwareBreakpoints)
-            words = ARM64Architecture.guestDebugWords(
-                breakpoints: hardwareBreakpoints, watchpoints: watchpoints.map { $0.map { ($0.control, $0.value) } })
-        }
-        if !control.isEmpty { control.insert(.enable) }
-        return (control, words)
+        ARM64Architecture.guestDebug(
+            step: step, softwareBreakpoints: !softwareBreakpoints.isEmpty, hardwareBreakpoints: hardwareBreakpoints,
+            watchpoints: watchpoints.map { $0.map { ($0.control, $0.value) } })
     }
 
     // MARK: Run control
@@ -256,6 +247,7 @@ extension ARM64Machine: DebugTarget {
 
     package func threadExtraInfo(_ thread: Int) -> String? {
         guard thread == 1 else { return nil }
+        let running = withLock { self.running }
         return "vCPU 0, \(running ? "running" : "stopped"), last exit \(lastExit)"
     }
 }

@@ -131,3 +131,33 @@ struct ARM64ArchitectureTests {
         #expect(buffer == [0, 0, 0, 0])
     }
 }
+
+/// What KVM_SET_GUEST_DEBUG gets for each state of gdb's breakpoints (KVM_GUESTDBG_* of the uapi headers:
+/// ENABLE 0x1, SINGLESTEP 0x2, USE_SW_BP 0x10000, USE_HW 0x20000).
+struct ARM64GuestDebugTests {
+    @Test func nothingInsertedLeavesGuestDebugOff() {
+        let d = ARM64Architecture.guestDebug(
+            step: false, softwareBreakpoints: false, hardwareBreakpoints: [nil, nil], watchpoints: [nil])
+        #expect(d.control.rawValue == 0)
+        #expect(d.words.isEmpty)
+    }
+
+    @Test func eachFeatureAddsItsFlag() {
+        typealias A = ARM64Architecture
+        #expect(
+            A.guestDebug(step: true, softwareBreakpoints: false, hardwareBreakpoints: [], watchpoints: []).control
+                .rawValue == 0x3)
+        #expect(
+            A.guestDebug(step: false, softwareBreakpoints: true, hardwareBreakpoints: [], watchpoints: []).control
+                .rawValue == 0x10001)
+        let hw = A.guestDebug(
+            step: true, softwareBreakpoints: true, hardwareBreakpoints: [0x4000_0000], watchpoints: [])
+        #expect(hw.control.rawValue == 0x30003)
+        #expect(hw.words.count == 64 && hw.words[0] == 0x1e7 && hw.words[16] == 0x4000_0000)
+        let wp = A.guestDebug(
+            step: false, softwareBreakpoints: false, hardwareBreakpoints: [nil],
+            watchpoints: [nil, (0x1f7, 0x4000_2000)])
+        #expect(wp.control.rawValue == 0x20001)
+        #expect(wp.words[33] == 0x1f7 && wp.words[49] == 0x4000_2000)
+    }
+}
