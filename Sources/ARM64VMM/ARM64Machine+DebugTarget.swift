@@ -207,9 +207,12 @@ extension ARM64Machine: DebugTarget {
             registers.invalidateAll()
             throw failed(error)
         }
-        post(step: action.steps)
+        post(action)
         return .running
     }
+
+    /// `vCont;r` runs on the vCPU thread (ARM64Machine.run).
+    package var supportsRangeStepping: Bool { true }
 
     package var stopNotificationFD: Int32 { stopPipe.read }
 

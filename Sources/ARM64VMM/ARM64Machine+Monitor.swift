@@ -5,7 +5,7 @@ import Registers
 extension ARM64Machine {
     package var monitorHelp: [String] {
         [
-            "sync-stats [reset]  ioctls per request type since attach, the register groups valid/dirty now",
+            "sync-stats [reset]  ioctls per request type since attach, the register groups valid/dirty now, vCont;r steps",
             "breakpoints         inserted breakpoints and watchpoints, the debug registers KVM offers, BRKs given back",
             "translate ADDR      walk the stage-1 page tables (TTBR0/TTBR1_EL1, 4 KiB granule) for a guest-virtual address",
             "reginfo NAME        a register's ONE_REG ID field by field, the ioctl that serves it, its sync group",
@@ -28,7 +28,11 @@ extension ARM64Machine {
     }
 
     private func syncStats(reset: Bool) -> String {
-        if reset { statsBase = vcpu.counter.snapshot() }
+        if reset {
+            statsBase = vcpu.counter.snapshot()
+            rangeResumes = 0
+            rangeSteps = 0
+        }
         let table = registerTable
         func names(_ g: SyncGroup) -> String {
             let n = g.bits.map { table.groupName($0) }
@@ -38,6 +42,9 @@ extension ARM64Machine {
         let counts = vcpu.counter.since(statsBase)
         if counts.isEmpty { out += "  no ioctls since attach\n" }
         for (k, v) in counts.sorted(by: { $0.key < $1.key }) { out += "  \(k) \(v)\n" }
+        if rangeResumes > 0 {
+            out += "  vCont;r: \(rangeResumes) range steps, \(rangeSteps) single steps inside them\n"
+        }
         return out
     }
 

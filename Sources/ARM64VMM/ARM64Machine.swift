@@ -45,7 +45,7 @@ package final class ARM64Machine: @unchecked Sendable {
     // and leaves `pendingStop`; `running` is true from the command to the stop.
     private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var command: Bool?  // single step?
+    private var command: ResumeAction?
     private(set) var running = false
     private var pendingStop: StopEvent?
     private var shuttingDown = false
@@ -68,6 +68,9 @@ package final class ARM64Machine: @unchecked Sendable {
     var lastExit = "none yet"
     /// BRKs of the guest's own handed back to it (`monitor breakpoints`).
     var guestTrapsReturned = 0
+    /// `vCont;r` resumes and the single steps they took (`monitor sync-stats`).
+    var rangeResumes = 0
+    var rangeSteps = 0
     var debuggerAttached = false
     var statsBase: [String: Int] = [:]
 
@@ -181,7 +184,7 @@ package final class ARM64Machine: @unchecked Sendable {
 
     /// Starts the vCPU thread; with `running` the guest runs at once, else it waits for gdb's first resume.
     package func start(running: Bool) {
-        if running { post(step: false) }
+        if running { post(.continue) }
         let box = Unmanaged.passRetained(self)
         var thread = pthread_t()
         pthread_create(
@@ -195,9 +198,9 @@ package final class ARM64Machine: @unchecked Sendable {
     }
 
     /// Hands the vCPU thread a run (the session thread, with the registers flushed and guest debug set).
-    func post(step: Bool) {
+    func post(_ action: ResumeAction) {
         withLock {
-            command = step
+            command = action
             running = true
             pendingStop = nil
             pthread_cond_broadcast(condition)
@@ -214,10 +217,10 @@ package final class ARM64Machine: @unchecked Sendable {
                 pthread_mutex_unlock(lock)
                 return
             }
-            let step = command!
+            let action = command!
             command = nil
             pthread_mutex_unlock(lock)
-            let reason = runUntilStop(step: step)
+            let reason = run(action)
             let stop = StopEvent(thread: 1, reason: reason)
             let attached: Bool = withLock {
                 running = false
@@ -260,6 +263,21 @@ package final class ARM64Machine: @unchecked Sendable {
             let stop = pendingStop
             pendingStop = nil
             return stop
+        }
+    }
+
+    /// A resume to its stop: a range step (`vCont;r`) steps here while pc stays in the range and is not at one of
+    /// gdb's breakpoints, so gdb's `next` costs one round trip a line instead of one an instruction.
+    func run(_ action: ResumeAction) -> StopReason {
+        guard case .rangeStep(let range) = action else { return runUntilStop(step: action.steps) }
+        rangeResumes += 1
+        while true {
+            let reason = runUntilStop(step: true)
+            guard case .stepped = reason, let pc = try? readCore(ARM64SystemRegisterID.pc) else { return reason }
+            rangeSteps += 1
+            if !range.contains(pc) || softwareBreakpoints[pc] != nil || hardwareBreakpoints.contains(pc) {
+                return .stepped
+            }
         }
     }
 
