@@ -24,10 +24,13 @@ package enum ARM64Architecture {
         package static let watchpointLowerEL: UInt32 = 0x34
         package static let watchpointSameEL: UInt32 = 0x35
         package static let brk: UInt32 = 0x3c
+        /// BKPT from AArch32 (a 32-bit EL0 under an AArch64 EL1): KVM reports it like BRK (handle_exit.c).
+        package static let bkpt32: UInt32 = 0x38
     }
 
     package enum DebugEvent: Equatable, Sendable {
-        /// A BRK instruction (with its immediate): ours when pc is one of our breakpoints, else the guest's.
+        /// A BRK instruction (with its immediate), or an AArch32 BKPT: ours when pc is one of our breakpoints, else
+        /// the guest's.
         case brk(immediate: UInt16)
         /// KVM_GUESTDBG_SINGLESTEP finished an instruction.
         case step
@@ -45,7 +48,7 @@ package enum ARM64Architecture {
     package static func debugEvent(hsr: UInt64, far: UInt64) -> DebugEvent {
         let ec = UInt32(truncatingIfNeeded: hsr >> 26) & 0x3f
         switch ec {
-        case ExceptionClass.brk: return .brk(immediate: UInt16(truncatingIfNeeded: hsr))
+        case ExceptionClass.brk, ExceptionClass.bkpt32: return .brk(immediate: UInt16(truncatingIfNeeded: hsr))
         case ExceptionClass.softwareStepLowerEL, ExceptionClass.softwareStepSameEL: return .step
         case ExceptionClass.breakpointLowerEL, ExceptionClass.breakpointSameEL: return .hardwareBreakpoint
         case ExceptionClass.watchpointLowerEL, ExceptionClass.watchpointSameEL: return .watchpoint(address: far)
@@ -94,6 +97,37 @@ package enum ARM64Architecture {
         return (control, address)
     }
 
+    /// The watchpoint slots one gdb request takes: one (`watchpointRegisters`) when its bytes lie in one aligned
+    /// doubleword or form an aligned power of two; else one BAS slot per doubleword they touch. gdb asks for 1 to 8
+    /// bytes at any alignment (a long at 0x…4 crosses a doubleword) and for a whole struct, and sends each as one
+    /// Z packet: split here, as gdb's own aarch64 Linux target splits them (aarch64_handle_unaligned_watchpoint).
+    package static func watchpointSlots(_ kind: BreakpointKind, address: UInt64, length: Int) throws(TargetError)
+        -> [(control: UInt64, value: UInt64)]
+    {
+        let fits = length >= 1 && UInt64(length) + (address & 7) <= 8
+        let masked = length > 8 && length.nonzeroBitCount == 1 && length <= 1 << 31 && address % UInt64(length) == 0
+        if fits || masked || kind == .software || kind == .hardware {
+            return [try watchpointRegisters(kind, address: address, length: length)]
+        }
+        let (end, overflow) = address.addingReportingOverflow(UInt64(max(length, 0)))
+        guard length >= 1, length <= 8 * maxDebugRegisters, !overflow else {
+            throw .invalidArgument(
+                "an arm64 watchpoint covers an aligned power of two up to 2 GiB, or up to \(8 * maxDebugRegisters) bytes one doubleword per slot"
+            )
+        }
+        var slots: [(control: UInt64, value: UInt64)] = []
+        var at = address
+        while at < end {
+            let next = min(end, (at & ~7) &+ 8)
+            slots.append(try watchpointRegisters(kind, address: at, length: Int(next - at)))
+            at = next
+        }
+        return slots
+    }
+
+    /// ESR WnR (ISS bit 6) of a watchpoint exception: a store (or cache maintenance) rather than a load.
+    package static func watchpointAccessIsWrite(hsr: UInt64) -> Bool { hsr >> 6 & 1 == 1 }
+
     /// The 64 words of `struct kvm_guest_debug_arch`: dbg_bcr[16], dbg_bvr[16], dbg_wcr[16], dbg_wvr[16].
     package static func guestDebugWords(
         breakpoints: [UInt64?], watchpoints: [(control: UInt64, value: UInt64)?]
@@ -133,8 +167,19 @@ package enum ARM64Architecture {
 
     /// Which of the watchpoints (address, length) a hit at `far` belongs to: the first whose bytes hold it, else
     /// the first whose doubleword does (FAR may name any byte of a wider access), else the first one there is.
-    package static func watchpointHit(far: UInt64, _ watchpoints: [(address: UInt64, length: Int)?]) -> Int? {
-        let present = watchpoints.indices.filter { watchpoints[$0] != nil }
+    /// With `kinds` and `write` (ESR WnR), a slot whose LSC cannot have matched the access is passed over: a load
+    /// does not fire a write watchpoint, so a `watch` sharing bytes with an `rwatch` is not the one reported
+    /// (gdb would find no change and go on silently, and the rwatch hit would be lost).
+    package static func watchpointHit(
+        far: UInt64, _ watchpoints: [(address: UInt64, length: Int)?], kinds: [BreakpointKind?] = [],
+        write: Bool? = nil
+    ) -> Int? {
+        let all = watchpoints.indices.filter { watchpoints[$0] != nil }
+        let eligible = all.filter { i in
+            guard let write, i < kinds.count, let kind = kinds[i] else { return true }
+            return write ? kind != .readWatchpoint : kind != .writeWatchpoint
+        }
+        let present = eligible.isEmpty ? all : eligible
         if let i = present.first(where: { i in
             let w = watchpoints[i]!
             return far >= w.address && far - w.address < UInt64(w.length)

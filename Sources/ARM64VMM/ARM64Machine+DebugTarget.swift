@@ -154,11 +154,20 @@ extension ARM64Machine: DebugTarget {
             if watchpoints.contains(where: { $0?.kind == kind && $0?.address == address && $0?.length == length }) {
                 return
             }
-            let (control, value) = try ARM64Architecture.watchpointRegisters(kind, address: address, length: length)
-            guard let i = watchpoints.firstIndex(where: { $0 == nil }) else {
-                throw .noSpace("all \(watchpoints.count) watchpoints (KVM_CAP_GUEST_DEBUG_HW_WPS) are in use")
+            // One slot, or one per doubleword for a range that crosses one (each slot remembers gdb's request).
+            let pieces = try ARM64Architecture.watchpointSlots(kind, address: address, length: length)
+            let free = watchpoints.indices.filter { watchpoints[$0] == nil }
+            guard free.count >= pieces.count else {
+                throw .noSpace(
+                    free.isEmpty
+                        ? "all \(watchpoints.count) watchpoints (KVM_CAP_GUEST_DEBUG_HW_WPS) are in use"
+                        : "\(length) bytes at 0x\(hex(address)) take \(pieces.count) watchpoints (one per doubleword); \(free.count) of \(watchpoints.count) are free"
+                )
             }
-            watchpoints[i] = Watchpoint(kind: kind, address: address, length: length, control: control, value: value)
+            for (i, piece) in zip(free, pieces) {
+                watchpoints[i] = Watchpoint(
+                    kind: kind, address: address, length: length, control: piece.control, value: piece.value)
+            }
         }
     }
 
@@ -174,9 +183,9 @@ extension ARM64Machine: DebugTarget {
         case .hardware:
             if let i = hardwareBreakpoints.firstIndex(of: address) { hardwareBreakpoints[i] = nil }
         case .writeWatchpoint, .readWatchpoint, .accessWatchpoint:
-            if let i = watchpoints.firstIndex(where: {
-                $0?.kind == kind && $0?.address == address && $0?.length == length
-            }) {
+            for i in watchpoints.indices
+            where watchpoints[i]?.kind == kind && watchpoints[i]?.address == address && watchpoints[i]?.length == length
+            {
                 watchpoints[i] = nil
             }
         }

@@ -242,9 +242,11 @@ package final class ARM64Machine: @unchecked Sendable {
     /// Ctrl-C, or gdb attaching: the vCPU leaves KVM_RUN (immediate_exit and the kick signal) and stops.
     func kick() {
         withLock {
-            guard running, let thread = vcpuThread else { return }
+            guard running else { return }
+            // Before the vCPU thread has named itself (gdb attaching just as `start` made it) there is nobody to
+            // signal, but the request still stands: runUntilStop checks it before its first KVM_RUN.
             stopRequested.store(true, ordering: .relaxed)
-            vcpu.kick(thread)
+            if let thread = vcpuThread { vcpu.kick(thread) }
         }
     }
 
@@ -322,7 +324,12 @@ package final class ARM64Machine: @unchecked Sendable {
                 case .hardwareBreakpoint: return .hardwareBreakpoint
                 case .watchpoint(let far):
                     let slots = watchpoints.map { w in w.map { (address: $0.address, length: $0.length) } }
-                    guard let i = ARM64Architecture.watchpointHit(far: far, slots), let w = watchpoints[i] else {
+                    guard
+                        let i = ARM64Architecture.watchpointHit(
+                            far: far, slots, kinds: watchpoints.map { $0?.kind },
+                            write: ARM64Architecture.watchpointAccessIsWrite(hsr: e.dr6)),
+                        let w = watchpoints[i]
+                    else {
                         return .watchpoint(.accessWatchpoint, address: far)
                     }
                     return .watchpoint(w.kind, address: w.address)

@@ -2,7 +2,8 @@
 /// Architecture"), read from guest memory: SCTLR_EL1.M on or off, TTBR0_EL1 for addresses whose top bits are
 /// all 0 and TTBR1_EL1 for all 1 (bit 55 chooses when TCR_EL1.TBI0/TBI1 lets the top byte be ignored), T0SZ/T1SZ
 /// the size of each half, EPD0/EPD1 a half switched off. The 4 KiB granule only (TG0 = 0b00, TG1 = 0b10): the
-/// 16 and 64 KiB granules and 52-bit addresses (LPA2) are reported as not walked, never guessed.
+/// 16 and 64 KiB granules, 52-bit addresses (LPA2) and big-endian tables (SCTLR_EL1.EE) are reported as not
+/// walked, never guessed. Permissions (AP, UXN/PXN) are not checked: gdb reads what the tables map.
 package struct ARM64PageWalk {
     package let sctlr: UInt64
     package let tcr: UInt64
@@ -46,6 +47,10 @@ package struct ARM64PageWalk {
     /// The walk, step by step.
     package func walk(_ virtual: UInt64) -> (steps: [Step], outcome: Outcome) {
         guard pagingEnabled else { return ([], .mapped(physical: virtual, pageSize: 0x1000)) }
+        // SCTLR_EL1.EE: the walk reads its descriptors big-endian. Not walked rather than read the wrong way round.
+        guard sctlr >> 25 & 1 == 0 else {
+            return ([], .fault("SCTLR_EL1.EE = 1: big-endian translation tables are not walked"))
+        }
         let upper = virtual >> 55 & 1 == 1
         let tbi = tcr >> (upper ? 38 : 37) & 1 == 1
         let size = Int(tcr >> (upper ? 16 : 0) & 0x3f)

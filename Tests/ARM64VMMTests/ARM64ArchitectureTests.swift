@@ -15,6 +15,11 @@ struct ARM64ArchitectureTests {
         #expect(A.debugEvent(hsr: 0x34 << 26 | 1 << 6, far: 0x4000_1008) == .watchpoint(address: 0x4000_1008))
         #expect(A.debugEvent(hsr: 0x35 << 26, far: 8) == .watchpoint(address: 8))
         #expect(A.debugEvent(hsr: 0x15 << 26, far: 0) == .other(exceptionClass: 0x15))
+        // BKPT #5 from AArch32 (EC 0x38, a T32 BKPT: IL 0) is a BRK too: given back to the guest unless ours.
+        #expect(A.debugEvent(hsr: 0x38 << 26 | 5, far: 0) == .brk(immediate: 5))
+        // A watchpoint's WnR (ISS bit 6).
+        #expect(A.watchpointAccessIsWrite(hsr: 0x34 << 26 | 1 << 6 | 0x22))
+        #expect(!A.watchpointAccessIsWrite(hsr: 0x34 << 26 | 0x22))
         // hsr_high (ISS2) above bit 31 does not change the class.
         #expect(A.debugEvent(hsr: 1 << 32 | 0x32 << 26, far: 0) == .step)
     }
@@ -57,6 +62,31 @@ struct ARM64ArchitectureTests {
         #expect(throws: TargetError.self) { try A.watchpointRegisters(.hardware, address: 0x4000_1000, length: 4) }
     }
 
+    @Test func aWatchedRangeAcrossDoublewordsTakesASlotForEach() throws {
+        typealias A = ARM64Architecture
+        let base: UInt64 = 1 | 0b11 << 1 | 0b01 << 3  // E, PAC, LSC load
+        // A long at offset 4 (gdb's `rwatch` of a packed member): bytes 4-7 of one doubleword, 0-3 of the next.
+        let long = try A.watchpointSlots(.readWatchpoint, address: 0x4000_1004, length: 8)
+        #expect(long.map(\.value) == [0x4000_1000, 0x4000_1008])
+        #expect(long.map(\.control) == [base | 0xf0 << 5, base | 0x0f << 5])
+        // 2 bytes at offset 7; 24 bytes from offset 0: three whole doublewords.
+        #expect(
+            try A.watchpointSlots(.readWatchpoint, address: 0x4000_1007, length: 2).map(\.control) == [
+                base | 0x80 << 5, base | 0x01 << 5,
+            ])
+        let three = try A.watchpointSlots(.readWatchpoint, address: 0x4000_1000, length: 24)
+        #expect(three.map(\.value) == [0x4000_1000, 0x4000_1008, 0x4000_1010])
+        #expect(three.allSatisfy { $0.control == base | 0xff << 5 })
+        // What one slot does stays one slot: inside a doubleword, or an aligned power of two (MASK).
+        #expect(try A.watchpointSlots(.readWatchpoint, address: 0x4000_1004, length: 4).count == 1)
+        #expect(try A.watchpointSlots(.readWatchpoint, address: 0x4000_1040, length: 64).count == 1)
+        // More doublewords than KVM_ARM_MAX_DBG_REGS, an empty range, the top of the address space: refused.
+        #expect(throws: TargetError.self) { try A.watchpointSlots(.readWatchpoint, address: 0x4000_1004, length: 200) }
+        #expect(throws: TargetError.self) { try A.watchpointSlots(.readWatchpoint, address: 0x4000_1000, length: 0) }
+        #expect(throws: TargetError.self) { try A.watchpointSlots(.readWatchpoint, address: ~0 - 3, length: 8) }
+        #expect(throws: TargetError.self) { try A.watchpointSlots(.hardware, address: 0x4000_1000, length: 4) }
+    }
+
     @Test func guestDebugWordsFollowTheKernelStruct() {
         let words = ARM64Architecture.guestDebugWords(
             breakpoints: [nil, 0x4000_0010], watchpoints: [(control: 0x1f7, value: 0x4000_2000)])
@@ -75,6 +105,20 @@ struct ARM64ArchitectureTests {
         // FAR of a wider access that starts in the doubleword before the bytes.
         #expect(ARM64Architecture.watchpointHit(far: 0x1000, [nil, (0x1006, 2)]) == 1)
         #expect(ARM64Architecture.watchpointHit(far: 0x9000, [nil, nil]) == nil)
+    }
+
+    @Test func aWatchpointHitSkipsSlotsTheAccessCannotHaveFired() {
+        // `watch` of a long at 0x1000 and `rwatch` of its upper half: a load at 0x1004 is the rwatch's (a write
+        // watchpoint does not fire on a load), a store there the watch's.
+        let slots: [(address: UInt64, length: Int)?] = [(0x1000, 8), (0x1004, 4)]
+        let kinds: [BreakpointKind?] = [.writeWatchpoint, .readWatchpoint]
+        #expect(ARM64Architecture.watchpointHit(far: 0x1004, slots, kinds: kinds, write: false) == 1)
+        #expect(ARM64Architecture.watchpointHit(far: 0x1004, slots, kinds: kinds, write: true) == 0)
+        // An access watchpoint fires on either.
+        let access: [BreakpointKind?] = [.writeWatchpoint, .accessWatchpoint]
+        #expect(ARM64Architecture.watchpointHit(far: 0x1004, slots, kinds: access, write: false) == 1)
+        // No slot of a kind that fits (an atomic's WnR): the bytes decide, as without kinds.
+        #expect(ARM64Architecture.watchpointHit(far: 0x1000, [(0x1000, 8)], kinds: [.readWatchpoint], write: true) == 0)
     }
 
     @Test func aBRKIsGivenBackThroughTheVectorOfItsMode() {

@@ -34,6 +34,16 @@ struct ARM64PageWalkTests {
         #expect(w.translate(0x4000_1234)! == (0x4000_1234, 0x1000))
     }
 
+    @Test func bigEndianTablesAreNotWalked() {
+        // SCTLR_EL1.EE (bit 25): the descriptors are big-endian; said, not read the wrong way round.
+        if case .fault(let why) = walk(sctlr: 1 | 1 << 25).walk(0x4000_5678).outcome {
+            #expect(why.contains("EE"))
+        } else {
+            Issue.record("a big-endian regime was walked")
+        }
+        #expect(walk(sctlr: 1 << 25).translate(0x4000_5678)! == (0x4000_5678, 0x1000))  // MMU off: no tables
+    }
+
     @Test func pagesAndBlocksOfTTBR0() {
         let w = walk()
         #expect(w.translate(0x4000_5678)! == (0x4020_5678, 0x1000))

@@ -11,9 +11,13 @@
 # expect: Hardware read watchpoint 3: counter
 # expect: Value = 2
 # expect: Hardware access (read/write) watchpoint 4: counter
+# expect: Hardware read watchpoint 6: *(unsigned int *)((char *)&counter + 4)
+# expect: Hardware read watchpoint 7: *(unsigned long *)((char *)&counter + 4)
 # Hardware breakpoints and watchpoints on arm64 (kvm_guest_debug_arch's dbg_bcr/bvr and dbg_wcr/wvr): hbreak
 # fib stops there; `watch counter` stops after each store tick() makes, with the old and new value; `rwatch` at
-# the next load (DBGWCR LSC = load), `awatch` at a load or store; deleted, the guest runs on to its end.
+# the next load (DBGWCR LSC = load), `awatch` at a load or store; a load that fires an rwatch sharing bytes with a
+# watch is the rwatch's (WnR), an 8-byte rwatch at counter+4 (across a doubleword: two slots) fires on counter's
+# load; deleted, the guest runs on to its end.
 hbreak fib
 continue
 expect_eq $pc fib "the hardware breakpoint stopped at fib"
@@ -33,5 +37,14 @@ awatch counter
 continue
 continue
 expect_eq counter 3 "the access watchpoint: the load, then the store of 3"
+delete
+watch counter
+rwatch *(unsigned int *)((char *)&counter + 4)
+continue
+expect_eq counter 3 "a load of counter is the rwatch of its upper half's (ESR WnR = 0), not the watch sharing its bytes"
+delete
+rwatch *(unsigned long *)((char *)&counter + 4)
+continue
+expect_eq counter 4 "an 8-byte rwatch across a doubleword (a DBGWCR pair for each) stops at the next load"
 delete
 continue
