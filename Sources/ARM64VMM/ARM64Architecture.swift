@@ -196,6 +196,16 @@ package enum ARM64Architecture {
         return present.first
     }
 
+    // MARK: SVE
+
+    /// The vector length the guest runs with at EL1, in bits: ZCR_EL1.LEN asks for (LEN + 1) × 128, and an
+    /// implementation that lacks that length gives the largest it has below it (Arm ARM, "Effective SVE vector
+    /// length"); `offered` is what the vCPU was finalized with (KVM_REG_ARM64_SVE_VLS), which caps it.
+    package static func effectiveVectorLength(zcr: UInt64, offered: [Int]) -> Int {
+        let asked = Int((zcr & 0xf) + 1) * 128
+        return offered.last(where: { $0 <= asked }) ?? 128
+    }
+
     // MARK: Giving a BRK back to the guest
 
     /// The state after a synchronous exception taken to EL1 (Arm ARM, AArch64.TakeException): arm64 KVM has no

@@ -140,7 +140,11 @@ extension ARM64Machine {
             "finalized vector length \(vl) bits (KVM_REG_ARM64_SVE_VLS before KVM_ARM_VCPU_FINALIZE): vg = \(vl / 64),\n"
         out += "z0-z31 \(vl) bits, p0-p15 and ffr \(vl / 8) bits, in target.xml, g, p and P alike\n"
         if let zcr = systemRegister(ARM64SystemRegisterID.zcr) {
-            let effective = min(vl, Int((zcr & 0xf) + 1) * 128)
+            // The lengths the vCPU has (a host may lack 384, say: LEN = 2 then gives 256), else up to vl.
+            let offered =
+                (try? vcpu.getOneReg(ARM64ID.vectorLengths)).map(ARM64Backend.offeredLengths)
+                ?? Array(stride(from: 128, through: vl, by: 128))
+            let effective = ARM64Architecture.effectiveVectorLength(zcr: zcr, offered: offered)
             out +=
                 "ZCR_EL1 0x\(hex(zcr)): LEN \(zcr & 0xf), the guest's effective vector length at EL1 is \(effective) bits"
             out += effective < vl ? " (bits above it read as zero in the guest)\n" : "\n"

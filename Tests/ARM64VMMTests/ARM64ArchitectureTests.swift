@@ -151,6 +151,16 @@ struct ARM64ArchitectureTests {
         )
     }
 
+    @Test func theEffectiveVectorLengthIsTheLargestOfferedUpToZCRLEN() {
+        typealias A = ARM64Architecture
+        let powers = [128, 256, 512, 1024, 2048]  // QEMU's -cpu max,sve2048=on
+        #expect(A.effectiveVectorLength(zcr: 0, offered: powers) == 128)
+        #expect(A.effectiveVectorLength(zcr: 2, offered: powers) == 256)  // 384 asked, not offered
+        #expect(A.effectiveVectorLength(zcr: 15, offered: powers) == 2048)
+        #expect(A.effectiveVectorLength(zcr: 15, offered: [128, 256]) == 256)  // the vCPU's maximum caps it
+        #expect(A.effectiveVectorLength(zcr: 0x1f2, offered: Array(stride(from: 128, through: 2048, by: 128))) == 384)
+    }
+
     @Test func systemEventsEndTheRunWithTheirStatus() {
         #expect(ARM64Platform.exitStatus(systemEvent: 1) == 0)
         #expect(ARM64Platform.exitStatus(systemEvent: 2) == 1)
