@@ -11,12 +11,13 @@
 # expect: b = {u = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
 # expect: ZCR_EL1 0x0: LEN 0, the guest's effective vector length at EL1 is 128 bits
 # expect: ZCR_EL1 0xf: LEN 15, the guest's effective vector length at EL1 is 2048 bits
+# expect: ZCR_EL1 0x2: LEN 2, the guest's effective vector length at EL1 is 256 bits
 # SVE at 2048 bits on real arm64 KVM. kvmstub's vg is the vector length the vCPU was finalized with (2048 bits:
 # vg = 32) from the first stop, while the guest's effective length is still 128 (ZCR_EL1.LEN = 0 at reset).
 # The guest raises LEN to 15, loads z0, z31, p15 and FFR and parks; gdb detaches and attaches again (the
 # guest runs meanwhile), finds 256-byte z registers holding what the guest loaded, writes the last byte of
 # z0 and FFR's 8th byte, and lets the guest go on: what it prints is computed from the registers as gdb left
-# them.
+# them. With ZCR_EL1.LEN = 2 for a moment, `monitor sve` says 256 bits: 384 is not a length this host offers.
 expect_eq $vg 32 "vg = 32 at reset: the finalized length, not ZCR_EL1's"
 monitor sve
 break park
@@ -26,6 +27,9 @@ delete
 reattach
 expect_eq $ZCR_EL1&0xf 15 "ZCR_EL1.LEN = 15, as the guest set it"
 monitor sve
+set $ZCR_EL1 = 2
+monitor sve
+set $ZCR_EL1 = 15
 expect_eq $vg 32 "vg = 32 (2048 bits)"
 p $vg
 expect_eq sizeof($z31) 256 "z registers are 256 bytes"
