@@ -41,10 +41,12 @@ delete
 watch counter
 rwatch *(unsigned int *)((char *)&counter + 4)
 continue
-expect_eq counter 3 "a load of counter is the rwatch of its upper half's (ESR WnR = 0), not the watch sharing its bytes"
+expect_eq counter 4 "the watch stops at the store of 4"
+continue
+expect_eq counter 4 "the next load is the rwatch of counter's upper half (ESR WnR = 0), not the watch sharing its bytes"
 delete
 rwatch *(unsigned long *)((char *)&counter + 4)
 continue
-expect_eq counter 4 "an 8-byte rwatch across a doubleword (a DBGWCR pair for each) stops at the next load"
+expect_eq counter 5 "an 8-byte rwatch across a doubleword (a DBGWCR pair for each) stops at the next load"
 delete
 continue
