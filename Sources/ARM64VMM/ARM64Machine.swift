@@ -337,7 +337,7 @@ package final class ARM64Machine: @unchecked Sendable {
                     guard let pc = try? readCore(ARM64SystemRegisterID.pc) else {
                         return .fault(signal: 5, description: "a BRK trapped and pc cannot be read")
                     }
-                    if softwareBreakpoints[pc] != nil { return .softwareBreakpoint }
+                    if softwareBreakpoints[pc] != nil || isOurBreakpoint(reachedAt: pc) { return .softwareBreakpoint }
                     switch returnTrapToGuest(pc: pc, syndrome: e.dr6) {
                     case nil:
                         guestTrapsReturned += 1
@@ -352,6 +352,22 @@ package final class ARM64Machine: @unchecked Sendable {
                 return .fault(signal: 11, description: "KVM exit \(other.name), which an arm64 guest should not cause")
             }
         }
+    }
+
+    /// One of our BRKs reached through another alias of its page (code that also runs at its identity or a TTBR1
+    /// address): ours by its guest-physical address, as the x86 Machine decides. Given back to the guest it would
+    /// take a `BRK #0` it never wrote (Linux: "Unexpected kernel BRK exception"); gdb gets a SIGTRAP there instead.
+    /// Read straight from the kernel: this is the vCPU thread, and the register file is the session's.
+    private func isOurBreakpoint(reachedAt pc: UInt64) -> Bool {
+        typealias R = ARM64SystemRegisterID
+        guard !softwareBreakpoints.isEmpty, let sctlr = try? readCore(R.sctlr), let tcr = try? readCore(R.tcr),
+            let ttbr0 = try? readCore(R.ttbr0), let ttbr1 = try? readCore(R.ttbr1)
+        else { return false }
+        let memory = memory
+        let walk = ARM64PageWalk(sctlr: sctlr, tcr: tcr, ttbr0: ttbr0, ttbr1: ttbr1) { memory.readUInt64($0) }
+        guard let (pa, _) = walk.translate(pc), softwareBreakpoints.values.contains(where: { $0.physical == pa })
+        else { return false }
+        return memory.read(pa, count: 4) == ARM64Architecture.breakpointInstruction
     }
 
     /// A BRK of the guest's own, trapped because USE_SW_BP traps them all: take the exception the guest would
