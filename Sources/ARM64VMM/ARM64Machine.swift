@@ -337,7 +337,16 @@ package final class ARM64Machine: @unchecked Sendable {
                     guard let pc = try? readCore(ARM64SystemRegisterID.pc) else {
                         return .fault(signal: 5, description: "a BRK trapped and pc cannot be read")
                     }
-                    if softwareBreakpoints[pc] != nil || isOurBreakpoint(reachedAt: pc) { return .softwareBreakpoint }
+                    if softwareBreakpoints[pc] != nil { return .softwareBreakpoint }
+                    if let at = ourBreakpoint(reachedAt: pc) {
+                        // Not a swbreak stop: gdb, finding no breakpoint of its own at pc (and the original bytes
+                        // there), would take it for a late trap of a removed one and resume into it for ever.
+                        return .fault(
+                            signal: 5,
+                            description:
+                                "pc 0x\(hex(pc)) is gdb's breakpoint at 0x\(hex(at)) reached through another alias of its page (the same guest-physical BRK)"
+                        )
+                    }
                     switch returnTrapToGuest(pc: pc, syndrome: e.dr6) {
                     case nil:
                         guestTrapsReturned += 1
@@ -357,17 +366,18 @@ package final class ARM64Machine: @unchecked Sendable {
     /// One of our BRKs reached through another alias of its page (code that also runs at its identity or a TTBR1
     /// address): ours by its guest-physical address, as the x86 Machine decides. Given back to the guest it would
     /// take a `BRK #0` it never wrote (Linux: "Unexpected kernel BRK exception"); gdb gets a SIGTRAP there instead.
-    /// Read straight from the kernel: this is the vCPU thread, and the register file is the session's.
-    private func isOurBreakpoint(reachedAt pc: UInt64) -> Bool {
+    /// The breakpoint's own address, or nil. Read straight from the kernel: this is the vCPU thread, and the
+    /// register file is the session's.
+    private func ourBreakpoint(reachedAt pc: UInt64) -> UInt64? {
         typealias R = ARM64SystemRegisterID
         guard !softwareBreakpoints.isEmpty, let sctlr = try? readCore(R.sctlr), let tcr = try? readCore(R.tcr),
             let ttbr0 = try? readCore(R.ttbr0), let ttbr1 = try? readCore(R.ttbr1)
-        else { return false }
+        else { return nil }
         let memory = memory
         let walk = ARM64PageWalk(sctlr: sctlr, tcr: tcr, ttbr0: ttbr0, ttbr1: ttbr1) { memory.readUInt64($0) }
-        guard let (pa, _) = walk.translate(pc), softwareBreakpoints.values.contains(where: { $0.physical == pa })
-        else { return false }
-        return memory.read(pa, count: 4) == ARM64Architecture.breakpointInstruction
+        guard let (pa, _) = walk.translate(pc), memory.read(pa, count: 4) == ARM64Architecture.breakpointInstruction
+        else { return nil }
+        return softwareBreakpoints.first(where: { $0.value.physical == pa })?.key
     }
 
     /// A BRK of the guest's own, trapped because USE_SW_BP traps them all: take the exception the guest would
