@@ -183,8 +183,12 @@ extension Session {
     /// `qThreadStopInfo TID`: the stop reply for the thread that stopped, and `T00` (stopped for no reason of its
     /// own, lldb's convention) with the expedited registers for every other one.
     private func appendThreadStopInfo(_ thread: Int) {
-        if thread == lastStop.thread || targetGone != nil {
+        if targetGone != nil {
             appendStopReply(lastStop)
+            return
+        }
+        if let event = stopEvent(of: thread) {
+            appendStopReply(event)
             return
         }
         appendASCII("T00thread:")
@@ -192,6 +196,24 @@ extension Session {
         reply.append(UInt8(ascii: ";"))
         appendExpeditedRegisters(of: thread)
         appendThreadsInStopReply()
+    }
+
+    /// What stopped `thread`: the stop's own thread its reason; another thread that the all-stop left at the
+    /// address of a breakpoint of the session's, before running it, a breakpoint stop too — that is exactly the
+    /// state a breakpoint hit leaves (pc at the instruction, not yet run). Said as T00, lldb before 20 steps the
+    /// thread over the breakpoint on the next resume (it assumes one it stands on was hit), so the hit is never
+    /// reported; said as a breakpoint, it is reported once. nil: stopped for no reason of its own.
+    private func stopEvent(of thread: Int) -> StopEvent? {
+        if thread == lastStop.thread { return lastStop }
+        guard let pc = programCounter(of: thread) else { return nil }
+        for breakpoint in insertedBreakpoints where breakpoint.address == pc {
+            switch breakpoint.kind {
+            case .software: return StopEvent(thread: thread, reason: .softwareBreakpoint)
+            case .hardware: return StopEvent(thread: thread, reason: .hardwareBreakpoint)
+            default: continue
+            }
+        }
+        return nil
     }
 
     /// `jThreadsInfo`: a JSON array with each thread's stop info, as `qThreadStopInfo` gives it, in one reply:
@@ -210,8 +232,8 @@ extension Session {
             var signal: UInt8 = 0
             var reason: StaticString?
             var description: String?
-            if thread == lastStop.thread {
-                switch lastStop.reason {
+            if let event = stopEvent(of: thread) {
+                switch event.reason {
                 case .interrupted: signal = 2
                 case .fault(let faultSignal, _): signal = faultSignal
                 case .stepped: (signal, reason) = (5, "trace")

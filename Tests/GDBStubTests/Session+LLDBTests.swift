@@ -130,6 +130,26 @@ struct SessionLLDBTests {
         #expect(lldb.send("qThreadStopInfozz") == ackedReply("E22"))
     }
 
+    /// A thread the all-stop left at one of the session's breakpoints, not yet run, is that breakpoint's stop:
+    /// as T00, lldb 16 would step it over the breakpoint on the next resume and never report the hit
+    /// (lldb-scripts/smp.lldb failed so once, in a loaded CI run).
+    @Test func aThreadStandingOnABreakpointReportsIt() throws {
+        let lldb = Transcript()
+        #expect(lldb.send("Z0,1010,1") == ackedReply("OK"))
+        #expect(lldb.send("Z0,4000,1") == ackedReply("OK"))
+        #expect(lldb.payload(of: lldb.send("c"))?.hasPrefix("T05thread:1;") == true)
+        #expect(
+            lldb.send("qThreadStopInfo2")
+                == ackedReply("T05thread:2;06:f82f000000000000;07:f02f000000000000;10:0040000000000000;"))
+        let payload = try #require(lldb.payload(of: lldb.send("jThreadsInfo")))
+        let json = text(try #require(unescapeBinary(Array(payload.utf8))))
+        #expect(json.contains(#"{"tid":2,"signal":5,"reason":"breakpoint","registers""#), "\(json)")
+        #expect(lldb.send("z0,4000,1") == ackedReply("OK"))
+        #expect(
+            lldb.send("qThreadStopInfo2")
+                == ackedReply("T00thread:2;06:f82f000000000000;07:f02f000000000000;10:0040000000000000;"))
+    }
+
     @Test func threadsInfoIsJSON() throws {
         let lldb = Transcript()
         #expect(lldb.send("Z0,1010,1") == ackedReply("OK"))
