@@ -50,11 +50,7 @@ func runARM64Command(_ args: [String]) -> Never {
         case "--gdb": gdb = value(a)
         case "--wait": wait = true
         case "--stall-timeout":
-            let v = value(a)
-            guard let seconds = Double(v), seconds >= 0.001, seconds <= 86400 else {
-                fail("--stall-timeout \(v): want a number of seconds from 0.001 to 86400, like 10 or 0.5")
-            }
-            stallTimeout = .milliseconds(Int((seconds * 1000).rounded()))
+            stallTimeout = parseStallTimeout(value(a))
         case "--memory":
             let v = value(a)
             guard let size = parseSize(v), size >= 1 << 20, size % 4096 == 0 else {

@@ -115,6 +115,14 @@ let infoUsage = """
 
     """
 
+/// `--stall-timeout SECONDS` (both VMMs' `run`): 0.001 to 86400 seconds, or one line on stderr and exit 1.
+func parseStallTimeout(_ v: String) -> Duration {
+    guard let seconds = Double(v), seconds >= 0.001, seconds <= 86400 else {
+        fail("--stall-timeout \(v): want a number of seconds from 0.001 to 86400, like 10 or 0.5")
+    }
+    return .milliseconds(Int((seconds * 1000).rounded()))
+}
+
 func parseSize(_ text: String) -> Int? {
     var digits = text
     var unit = 1
@@ -187,11 +195,7 @@ func runCommand(_ args: [String]) -> Never {
         case "--gdb": gdb = value(a)
         case "--wait": wait = true
         case "--stall-timeout":
-            let v = value(a)
-            guard let seconds = Double(v), seconds >= 0.001, seconds <= 86400 else {
-                fail("--stall-timeout \(v): want a number of seconds from 0.001 to 86400, like 10 or 0.5")
-            }
-            stallTimeout = .milliseconds(Int((seconds * 1000).rounded()))
+            stallTimeout = parseStallTimeout(value(a))
         case "--memory":
             let v = value(a)
             guard let size = parseSize(v), size >= 1 << 20 else { fail("--memory \(v): want a size of at least 1M, like 128M or 1G") }
