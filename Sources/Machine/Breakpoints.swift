@@ -34,6 +34,9 @@ struct BreakpointTable {
         let address: UInt64
         let kind: BreakpointKind
         let length: Int
+        /// Which of the slots one request takes this is (arm64: a watchpoint across doublewords takes one per
+        /// doubleword); 0 where a request takes one.
+        var piece = 0
     }
 
     /// Software breakpoints by guest-virtual address.
@@ -57,7 +60,9 @@ struct BreakpointTable {
     /// Some patch holds `trap` (the architecture's breakpoint instruction: KVM_GUESTDBG_USE_SW_BP is needed).
     func usesPatches(of trap: [UInt8]) -> Bool { patches.values.contains { $0.trap == trap } }
 
-    mutating func freeSlot() -> Int? { slots.firstIndex { $0 == nil } }
+    /// The first free slot of `range` (the architecture's for a kind: MachineArchitecture.slotRange).
+    func freeSlot(in range: Range<Int>) -> Int? { range.first { slots[$0] == nil } }
+    func freeSlots(in range: Range<Int>) -> [Int] { range.filter { slots[$0] == nil } }
 
     mutating func addPatch(virtual: UInt64, physical: UInt64, original: [UInt8], trap: [UInt8]) {
         patches[physical] = Patch(virtual: virtual, physical: physical, original: original, trap: trap)
@@ -89,12 +94,13 @@ struct BreakpointTable {
         }
     }
 
+    /// Free the slots of one request (every piece).
     mutating func removeSlot(kind: BreakpointKind, address: UInt64, length: Int) -> Bool {
-        guard let i = slots.firstIndex(where: { $0 == Slot(address: address, kind: kind, length: length) }) else {
-            return false
+        let taken = slots.indices.filter {
+            slots[$0]?.kind == kind && slots[$0]?.address == address && slots[$0]?.length == length
         }
-        slots[i] = nil
-        return true
+        for i in taken { slots[i] = nil }
+        return !taken.isEmpty
     }
 
     /// A guest write landed on patched bytes: keep the trap in memory, remember the new original.

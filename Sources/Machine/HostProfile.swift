@@ -49,11 +49,21 @@ package struct HostProfile: Sendable, Equatable {
     /// The profile of the KVM at `kvm.path`, probed on first use and kept for the process.
     package static func of(_ kvm: KVMSystem) throws -> HostProfile {
         if let known = probed.withLock({ $0[kvm.path] }) { return known }
-        let (int3, queuesUD) = try SoftwareBreakpointProbe.probeInDetail(kvm)
-        let profile = HostProfile(
-            int3: int3, dataBreakpointsFire: try DataBreakpointProbe.run(kvm) == .debugRegisters,
-            queuesUDOnEmulationFailure: queuesUD)
+        #if KVMSTUB_X86
+            let (int3, queuesUD) = try SoftwareBreakpointProbe.probeInDetail(kvm)
+            let profile = HostProfile(
+                int3: int3, dataBreakpointsFire: try DataBreakpointProbe.run(kvm) == .debugRegisters,
+                queuesUDOnEmulationFailure: queuesUD)
+        #else
+            let profile = arm64
+        #endif
         probed.withLock { $0[kvm.path] = profile }
         return profile
     }
+
+    /// arm64 KVM, by its architecture rather than a probe: with KVM_GUESTDBG_USE_SW_BP every BRK traps to the
+    /// host (kvm_handle_guest_debug: KVM_EXIT_DEBUG), the dbg_wcr/wvr watchpoints are the vCPU's own debug
+    /// registers while guest debugging is on, and no guest code is emulated, so there is nothing host-specific to
+    /// find out; the rig's sessions (scripts/rig-arm64.sh) check both on the kernels it boots.
+    static let arm64 = HostProfile(int3: .intercepted, dataBreakpointsFire: true, queuesUDOnEmulationFailure: false)
 }

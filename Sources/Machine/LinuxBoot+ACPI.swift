@@ -1,3 +1,6 @@
+
+
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 /// The same machine as the MP table (LinuxBoot+MPTable.swift) in ACPI's terms (ACPI 6.4, sections 5.2.5 RSDP,
 /// 5.2.8 XSDT, 5.2.12 MADT): an RSDP that Linux's legacy scan of 0xe0000–0xfffff finds, an XSDT listing one
 /// table, and the MADT. No FADT and no DSDT: Linux reads the MADT in setup_arch (CPUs, IOAPIC, overrides)
@@ -63,3 +66,4 @@ extension LinuxBoot {
         return t.bytes
     }
 }
+#endif

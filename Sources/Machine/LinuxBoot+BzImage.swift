@@ -1,6 +1,7 @@
 import KVM
 import Registers
 
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 /// The x86 64-bit boot protocol (Documentation/arch/x86/boot.rst): the setup header checked, a zero page
 /// (struct boot_params) with the header, e820 map, command line and initrd, the protected-mode kernel at its
 /// preferred address, and entry at its 64-bit entry (load address + 0x200) in long mode with rsi = the zero page,
@@ -93,3 +94,4 @@ extension Machine {
         )
     }
 }
+#endif

@@ -1,5 +1,6 @@
 import KVM
 
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 /// Linux on a host that runs CPL0 code through KVM's instruction emulator (kvm_pvm; HostProfile.emulatesCPL0). The emulator lacks XSAVE/XGETBV and the instructions behind
 /// `VCPU.emulatorMissing`; the vCPUs' CPUID hides those features, but such a host shows its guests some of them
 /// whatever KVM_SET_CPUID2 says, so the kernel is also told on its command line: `noxsave`, and `clearcpuid=`
@@ -32,3 +33,4 @@ extension Machine {
         return words.joined(separator: " ")
     }
 }
+#endif

@@ -1,3 +1,6 @@
+
+
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 /// The machine Linux is told about with `--cpus N`, in the two forms it reads: an Intel MP table (Intel
 /// MultiProcessor Specification 1.4, chapter 4; read by kernels built with CONFIG_X86_MPPARSE, e.g. microVM
 /// kernels without ACPI) and ACPI's MADT (LinuxBoot+ACPI.swift; Debian's kernels are built without
@@ -96,3 +99,4 @@ struct LittleEndianBytes {
         bytes += Array(text.utf8.prefix(width)) + repeatElement(0x20, count: max(0, width - text.utf8.count))
     }
 }
+#endif

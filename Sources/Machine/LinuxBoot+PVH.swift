@@ -1,6 +1,7 @@
 import KVM
 import Registers
 
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 /// The PVH entry (what Firecracker and Cloud Hypervisor boot): the ELF vmlinux's note XEN_ELFNOTE_PHYS32_ENTRY
 /// (owner "Xen", type 18) gives a 32-bit physical entry point, entered in flat 32-bit protected mode with paging
 /// off and ebx = the guest-physical address of a `struct hvm_start_info` (xen/include/package/arch-x86/hvm/start_info.h).
@@ -150,3 +151,4 @@ extension X86Boot {
         try registers.flushNow()
     }
 }
+#endif

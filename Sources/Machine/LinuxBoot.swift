@@ -1,6 +1,7 @@
 import KVM
 import Registers
 
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 /// Booting a Linux kernel (`kvmstub run --kernel`): an ELF `vmlinux` through its PVH entry
 /// (LinuxBoot+PVH.swift), or a bzImage through the 64-bit boot protocol (LinuxBoot+BzImage.swift).
 ///
@@ -126,3 +127,4 @@ extension Machine {
 }
 
 func hexString(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+#endif

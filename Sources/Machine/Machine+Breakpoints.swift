@@ -15,8 +15,13 @@ extension Machine {
             if breakpoints.software[address] != nil { return }
             try strategy.placement.insert(at: address, in: self)
         case .hardware:
-            guard let slot = breakpoints.freeSlot() else {
-                throw .noSpace("all \(slotCountWord) debug registers are in use")
+            let width = UInt64(architecture.breakpointInstruction.count)
+            guard address % width == 0 else {
+                throw .invalidArgument("\(architecture.name) instructions are \(width)-byte aligned")
+            }
+            if breakpoints.slots.contains(.init(address: address, kind: .hardware, length: 1)) { return }
+            guard let slot = breakpoints.freeSlot(in: architecture.slotRange(for: .hardware)) else {
+                throw .noSpace("all \(slotCountWord(for: .hardware)) are in use")
             }
             breakpoints.addSlot(slot, .init(address: address, kind: .hardware, length: 1))
         case .writeWatchpoint, .readWatchpoint, .accessWatchpoint:
@@ -24,13 +29,22 @@ extension Machine {
         }
     }
 
-    /// "four" on x86.
-    var slotCountWord: String { breakpoints.slots.count == 4 ? "four" : "\(breakpoints.slots.count)" }
+    /// "four debug registers" on x86; "6 breakpoint registers (KVM_CAP_GUEST_DEBUG_HW_BPS)" on arm64.
+    func slotCountWord(for kind: BreakpointKind) -> String {
+        let n = architecture.slotRange(for: kind).count
+        if n == architecture.debugSlotCount { return n == 4 ? "four debug registers" : "\(n) debug registers" }
+        return kind == .hardware || kind == .software
+            ? "\(n) breakpoint registers (KVM_CAP_GUEST_DEBUG_HW_BPS)"
+            : "\(n) watchpoint registers (KVM_CAP_GUEST_DEBUG_HW_WPS)"
+    }
 
     /// Write `trap` over the guest's code at guest-virtual `address` (vCPU 0's address space), keeping what was
     /// there: a software breakpoint of either strategy.
     func patch(_ address: UInt64, with trap: [UInt8]) throws(TargetError) {
         let ctx = try context(1)
+        guard address % UInt64(trap.count) == 0 else {
+            throw .invalidArgument("\(architecture.name) instructions are \(trap.count)-byte aligned")
+        }
         guard let pa = translate(ctx, address), (pa & 0xfff) + UInt64(trap.count) <= 0x1000,
             let original = memory.read(pa, count: trap.count)
         else { throw .badAddress(address) }
@@ -39,6 +53,7 @@ extension Machine {
             return
         }
         memory.write(pa, trap)
+        memory.synchronizeInstructions(pa, count: trap.count)
         breakpoints.addPatch(virtual: address, physical: pa, original: original, trap: trap)
     }
 
@@ -55,7 +70,8 @@ extension Machine {
     /// (each watched page splits RAM's slot: at most two more slots a page, two pages a watchpoint), plus the
     /// debug registers where data breakpoints fire.
     package var watchpointCapacity: Int? {
-        (watchpointStrategy == .debugRegisters ? breakpoints.slots.count : 0) + Int(pageWatchSlotLimit - 1) / 4
+        (watchpointStrategy == .debugRegisters ? architecture.slotRange(for: .writeWatchpoint).count : 0)
+            + Int(pageWatchSlotLimit - 1) / 4
     }
 
     package func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
@@ -64,7 +80,10 @@ extension Machine {
             guard let (_, patch) = breakpoints.removeSoftware(virtual: address) else { return }
             // Put the original back only over our trap: if the guest has written there since (code it copied
             // or generated), its bytes are the ones that count, and the saved bytes are stale.
-            if let patch, trapIntact(patch) { memory.write(patch.physical, patch.original) }
+            if let patch, trapIntact(patch) {
+                memory.write(patch.physical, patch.original)
+                memory.synchronizeInstructions(patch.physical, count: patch.original.count)
+            }
         case .writeWatchpoint, .readWatchpoint, .accessWatchpoint:
             try removeWatchpoint(kind, at: address, length: length)
         case .hardware:

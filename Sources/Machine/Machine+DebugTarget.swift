@@ -23,12 +23,14 @@ extension Machine {
         let ctx = try context(thread)
         guard let reg = registerTable[regnum] else { throw .invalidArgument("no register \(regnum)") }
         guard value.count == reg.byteSize else { throw .invalidArgument("\(reg.name) is \(reg.byteSize) bytes") }
+        try architecture.checkWrite(reg, value) { try? ctx.registers.read(regnum) }
         let written: Bool
         do { written = try ctx.registers.write(regnum, value) } catch { throw targetError(error) }
         guard written else { throw .invalidArgument("\(reg.name) cannot be written: the kernel does not serve it") }
-        // An MSR goes to the kernel at once, not with the next KVM_RUN: the kernel refuses some values (and some
-        // MSRs, e.g. MSR_KVM_ASYNC_PF_INT, EINVAL), and a refusal must be this write's `E`, not a lost resume.
-        if reg.syncGroup == .x86MSRs || reg.syncGroup == .x86MSRList {
+        // An MSR (x86; arm64: any register) goes to the kernel at once, not with the next KVM_RUN: the kernel
+        // refuses some values (some MSRs, e.g. MSR_KVM_ASYNC_PF_INT, EINVAL; an arm64 pstate of EL2), and a
+        // refusal must be this write's `E`, not a lost resume.
+        if architecture.flushesWriteAtOnce(reg.syncGroup) {
             do { try ctx.registers.flush(reg.syncGroup) } catch { throw targetError(error) }
         }
         if architecture.translationGroups.contains(reg.syncGroup) {
@@ -237,10 +239,10 @@ extension Machine {
             + (waiting.map { ", \($0.meaning)" } ?? "") + ", last exit \(v.lastExit)"
     }
 
-    /// A stopped vCPU's KVM_MP_STATE, with an in-kernel LAPIC (without one every vCPU is RUNNABLE and nothing is
-    /// asked); nil while its thread runs it (the ioctl would wait for KVM_RUN to return) or when KVM refuses.
+    /// A stopped vCPU's KVM_MP_STATE, on x86 with an in-kernel LAPIC (without one every vCPU is RUNNABLE and
+    /// nothing is asked), on arm64 always; nil while its thread runs it (the ioctl would wait for KVM_RUN to return) or when KVM refuses.
     func mpState(_ ctx: VCPUContext) -> MPState? {
-        guard configuration.hasInKernelIRQChip, !control.withLock({ $0.vcpus[ctx.vcpu.index].running }) else {
+        guard architecture.hasMPState(configuration), !control.withLock({ $0.vcpus[ctx.vcpu.index].running }) else {
             return nil
         }
         // KVM_GET_MP_STATE first takes an INIT or SIPI waiting in the vCPU's LAPIC (kvm_apic_accept_events): a

@@ -1,6 +1,7 @@
 import GDBStub
 import KVM
 
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 /// Instructions KVM's instruction emulator cannot execute, finished by kvmstub.
 ///
 /// Hosts that run CPL0 guest code through KVM's emulator (kvm_pvm) stop with KVM_EXIT_INTERNAL_ERROR /
@@ -87,3 +88,4 @@ extension Machine {
         try ctx.vcpu.setEvents(events)
     }
 }
+#endif

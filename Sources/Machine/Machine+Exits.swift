@@ -27,6 +27,7 @@ extension Machine {
                 guard case .hit(let kind, let watched) = access else { return nil }
                 return try completeWatchedAccess(ctx, kind, address: watched)
             }
+            if let mmio, mmio.access(address, isWrite: isWrite, data: data) { return nil }  // arm64: the PL011
             if configuration.linuxPlatform {  // a PC bus: no device there, reads all ones, writes vanish
                 if !isWrite { for i in data.indices { data[i] = 0xff } }
                 return nil
@@ -34,19 +35,29 @@ extension Machine {
             let fault = GuestFault.unbackedAccess(write: isWrite, address: address, rip: rip(ctx))
             return .stop(.fault(signal: 10, description: fault.description))
         case .shutdown:
-            let fault = try wasReset(ctx) ? GuestFault.tripleFaultReset : .tripleFault(rip: rip(ctx))
+            #if KVMSTUB_X86
+                let fault = try wasReset(ctx) ? GuestFault.tripleFaultReset : .tripleFault(rip: rip(ctx))
+            #else
+                let fault = GuestFault.tripleFault(rip: rip(ctx))
+            #endif
             return .stop(.fault(signal: 11, description: fault.description))
         case .failEntry(let hardwareReason):
             let fault = GuestFault.failedEntry(hardwareReason: hardwareReason, rip: rip(ctx))
             return .stop(.fault(signal: 4, description: fault.description))
         case .internalError(let suberror):
-            if suberror == VCPUExit.InternalError.emulation, try pageFetchFailed(ctx) { return nil }
-            if suberror == VCPUExit.InternalError.emulation, let done = try finishWhatTheEmulatorCouldNot(ctx) {
-                return done.stop.map { .stop($0) }
-            }
+            #if KVMSTUB_X86
+                if suberror == VCPUExit.InternalError.emulation, try pageFetchFailed(ctx) { return nil }
+                if suberror == VCPUExit.InternalError.emulation, let done = try finishWhatTheEmulatorCouldNot(ctx) {
+                    return done.stop.map { .stop($0) }
+                }
+            #endif
             return .stop(
                 .fault(signal: 4, description: GuestFault.internalError(suberror: suberror, rip: rip(ctx)).description))
         case .systemEvent(let type):
+            if let (status, note) = architecture.systemEvent(type) {  // arm64: PSCI SYSTEM_OFF, SYSTEM_RESET
+                if let note { report(note) }
+                return .stop(.exited(status: status))
+            }
             return .stop(.fault(signal: 11, description: GuestFault.systemEvent(type: type, rip: rip(ctx)).description))
         case .setTPR, .interrupted:
             return nil
@@ -74,16 +85,26 @@ extension Machine {
         case .breakpointInstruction(let trapPC):
             // Ours, or the guest's own to give back.
             let at = try trapPC ?? pc(ctx)
-            if let phys = translate(ctx, at),
-                breakpoints.patch(atPhysical: phys)?.trap == architecture.breakpointInstruction
+            if let phys = translate(ctx, at), let patch = breakpoints.patch(atPhysical: phys),
+                patch.trap == architecture.breakpointInstruction
             {
-                return .softwareBreakpoint
+                if breakpoints.software[at] != nil { return .softwareBreakpoint }
+                // Our trap, reached through another virtual alias of its page (code that also runs at its
+                // identity or a high-half address) where gdb has no breakpoint. Not a swbreak stop: gdb, finding
+                // no breakpoint of its own at pc (and the original bytes there), would take it for a late trap of
+                // a removed one and resume into it for ever; given back to the guest, it would take a trap it
+                // never wrote. gdb gets a SIGTRAP there instead.
+                return .fault(
+                    signal: 5,
+                    description:
+                        "pc 0x\(hex(at)) is gdb's breakpoint at 0x\(hex(patch.virtual)) reached through another alias of its page (the same guest-physical trap)"
+                )
             }
-            if try architecture.reinjectTrap(ctx) { return nil }
+            if try architecture.reinjectTrap(ctx, exit) { return nil }
             return .fault(
                 signal: 5,
                 description:
-                    "the guest's own breakpoint instruction at pc 0x\(hex(at)): this architecture cannot give it back")
+                    "the guest's own breakpoint instruction at pc 0x\(hex(at)): this architecture cannot give it back from here")
         case .slot(let i):
             guard let slot = breakpoints.slots[i] else { return .stepped }
             switch slot.kind {
@@ -91,18 +112,28 @@ extension Machine {
             case .hardware: return .hardwareBreakpoint
             default: return .watchpoint(slot.kind, address: slot.address)
             }
+        case .hardwareBreakpoint:
+            let at = try pc(ctx)
+            if breakpoints.software[at].map({ if case .slot = $0 { true } else { false } }) == true {
+                return .softwareBreakpoint  // a Z0 that took a breakpoint register
+            }
+            return .hardwareBreakpoint
         case .step:
             return .stepped
+        case .unknown(let what):
+            return .fault(signal: 5, description: what)
         }
     }
 
     /// The rip for a fault line: read through the register file, or why it could not be.
     private func rip(_ ctx: VCPUContext) -> GuestFault.RIP { GuestFault.RIP { try pc(ctx) } }
 
-    /// At the reset vector after a shutdown: KVM INITed the vCPU (AMD). Looked at, not assumed from the vendor.
-    private func wasReset(_ ctx: VCPUContext) throws -> Bool {
-        guard (try? pc(ctx)) == 0xfff0, (try? ctx.registers.ensure(.x86Sregs)) != nil else { return false }
-        let cs = ctx.x86.sregs.cs
-        return cs.selector == 0xf000 && cs.base == 0xffff_0000
-    }
+    #if KVMSTUB_X86
+        /// At the reset vector after a shutdown: KVM INITed the vCPU (AMD). Looked at, not assumed from the vendor.
+        private func wasReset(_ ctx: VCPUContext) throws -> Bool {
+            guard (try? pc(ctx)) == 0xfff0, (try? ctx.registers.ensure(.x86Sregs)) != nil else { return false }
+            let cs = ctx.x86.sregs.cs
+            return cs.selector == 0xf000 && cs.base == 0xffff_0000
+        }
+    #endif
 }

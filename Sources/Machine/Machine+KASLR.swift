@@ -1,5 +1,6 @@
 import GDBStub
 
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 /// Finding where a Linux kernel put its text (KASLR) from the guest's own page tables, so gdb's link-time symbols
 /// can be moved to match (`qOffsets`, `monitor kaslr`) and `nokaslr` is not needed.
 ///
@@ -73,3 +74,4 @@ extension Machine {
         return out
     }
 }
+#endif

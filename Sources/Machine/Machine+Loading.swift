@@ -2,17 +2,20 @@ import Glibc
 import KVM
 
 extension Machine {
-    /// Copy an ELF image into guest RAM and point every vCPU at its entry in long mode.
+    /// Copy an ELF image into guest RAM and point vCPU 0 at its entry (x86: in long mode; arm64: EL1h, the MMU
+    /// off), the others at `ap_start`, or leave them for the guest to start.
     package func load(_ image: ELFImage, name: String) throws {
+        let ramEnd = memory.base + UInt64(memory.size)
         for s in image.segments where s.memorySize > 0 {  // an empty PT_LOAD (no data, no bss) loads nothing
-            guard s.physicalAddress >= architecture.reservedLowMemory else {
+            guard s.physicalAddress >= architecture.reservedLowMemory || architecture.reservedLowMemory == memory.base
+            else {
                 throw LoadError(
                     "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) overlaps the boot page tables below 0x8000"
                 )
             }
             guard memory.contains(s.physicalAddress, count: s.memorySize) else {
                 throw LoadError(
-                    "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) (+\(s.memorySize) bytes) lies outside guest RAM (\(memory.size >> 20) MiB)"
+                    "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) (+\(s.memorySize) bytes) lies outside guest RAM (\(memory.size >> 20) MiB at 0x\(hex(memory.base))-0x\(hex(ramEnd - 1)); --memory sizes it)"
                 )
             }
             memory.write(s.physicalAddress, image.bytes[s.fileOffset..<s.fileOffset + s.fileSize])
@@ -21,32 +24,39 @@ extension Machine {
             {
                 memset(p, 0, s.memorySize - s.fileSize)
             }
+            memory.synchronizeInstructions(s.physicalAddress, count: s.memorySize)
         }
-        let stackTop = UInt64(memory.size) & ~0xf
+        guard memory.contains(image.entry, count: 1) else {
+            throw LoadError("\(name): the entry point 0x\(hex(image.entry)) lies outside guest RAM")
+        }
+        let stackTop = ramEnd & ~0xf
         guard UInt64(contexts.count) * 0x10000 + architecture.reservedLowMemory < stackTop else {
             throw LoadError("\(contexts.count) vCPUs need \(contexts.count * 64) KiB of stack: more than the guest RAM")
         }
         let apEntry = image.symbols[Self.secondaryEntrySymbol]
-        if contexts.count > 1 && apEntry == nil && !configuration.hasInKernelIRQChip {
+        let guestStarts = architecture.secondariesWaitForGuest(configuration)
+        if contexts.count > 1 && apEntry == nil && !guestStarts {
             throw LoadError(
                 "\(name) has no `\(Self.secondaryEntrySymbol)` symbol: with --cpus \(contexts.count) the secondary vCPUs need an entry point (or --irqchip, for a guest that starts them itself with INIT/SIPI)"
             )
         }
         for (i, ctx) in contexts.enumerated() {
             guard i == 0 || apEntry != nil else {
-                // No `ap_start`, an in-kernel LAPIC: the vCPU is left as KVM made it, UNINITIALIZED in the reset
-                // state, until vCPU 0 starts it with INIT and a SIPI through its LAPIC, as firmware and kernels do.
+                // No `ap_start`: the vCPU is left as KVM made it until the guest starts it — x86 with an in-kernel
+                // LAPIC: UNINITIALIZED until INIT and a SIPI, as firmware and kernels do; arm64: powered off
+                // until PSCI CPU_ON, which the kernel's PSCI serves.
                 continue
             }
-            // Secondary vCPUs start at `ap_start` with rdi = their index and their own 64 KiB stack.
+            // Secondary vCPUs start at `ap_start` with their index in the first argument register (rdi, x0) and
+            // their own 64 KiB stack.
             try architecture.enter(
                 ctx, entry: i == 0 ? image.entry : apEntry!, stack: stackTop - UInt64(i) * 0x10000, argument: UInt64(i))
-            // An in-kernel LAPIC holds a secondary vCPU until INIT/SIPI; ours start at `ap_start` instead.
-            if i > 0 && configuration.hasInKernelIRQChip { try ctx.vcpu.makeRunnable() }
+            // Held for the guest's start-up (INIT/SIPI, CPU_ON) otherwise; ours start at `ap_start` instead.
+            if i > 0 && guestStarts { try ctx.vcpu.makeRunnable() }
         }
         if contexts.count > 1 && apEntry == nil {
             let which = contexts.count == 2 ? "vCPU 1 waits" : "vCPUs 1-\(contexts.count - 1) wait"
-            report("\(name) has no `\(Self.secondaryEntrySymbol)`: \(which) for the guest's INIT/SIPI")
+            report("\(name) has no `\(Self.secondaryEntrySymbol)`: \(which) for the guest's \(architecture.secondaryStartup)")
         }
     }
 
@@ -62,7 +72,8 @@ extension Machine {
         }
         for (i, ctx) in contexts.enumerated() where i == 0 || !secondariesWaitForStartup {
             try architecture.enter(
-                ctx, entry: address, stack: (UInt64(memory.size) & ~0xf) - UInt64(i) * 0x10000, argument: UInt64(i))
+                ctx, entry: address, stack: ((memory.base + UInt64(memory.size)) & ~0xf) - UInt64(i) * 0x10000,
+                argument: UInt64(i))
         }
     }
 }

@@ -42,7 +42,11 @@ extension Machine {
     /// lldb's `qMemoryRegionInfo`: what the vCPU's page tables allow around `address`. nil with paging off (every
     /// guest-physical address is what it is, and the memory map says which are RAM).
     package func memoryProtection(at address: UInt64, thread: Int) -> MemoryProtection? {
-        guard let ctx = try? context(thread), let walk = x86PageWalk(ctx), walk.pagingEnabled else { return nil }
-        return walk.protectionRun(at: address)
+        #if KVMSTUB_X86
+            guard let ctx = try? context(thread), let walk = x86PageWalk(ctx), walk.pagingEnabled else { return nil }
+            return walk.protectionRun(at: address)
+        #else
+            return nil  // arm64: the stage-1 walk's permissions are not decoded (lldb then assumes rwx)
+        #endif
     }
 }

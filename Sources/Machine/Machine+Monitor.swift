@@ -1,3 +1,4 @@
+import ARM64VMM
 import GDBStub
 import KVM
 import Registers
@@ -9,7 +10,8 @@ extension Machine {
     package func interruptedRuns(thread: Int) -> Int { contexts[thread - 1].interruptedRuns }
 
     package var monitorHelp: [String] {
-        [
+        if architecture is ARM64MachineArchitecture { return arm64MonitorHelp }
+        return [
             "sync-stats [reset]  ioctls per request type since attach, the register groups valid/dirty now, vCont;r steps",
             "breakpoints         inserted breakpoints and watchpoints, how Z0 is served here and what serves each watchpoint",
             "watch-strategy [auto|page|debug-registers|single-step]  what serves new watchpoints (now \(pageWatches.state.withLock { $0.request.rawValue }))",
@@ -26,11 +28,11 @@ extension Machine {
 
     package func monitor(_ command: String) -> String? {
         let words = command.split(separator: " ").map(String.init)
+        if let arm64 = architecture as? ARM64MachineArchitecture, let out = arm64Monitor(words, arm64) { return out }
         switch words.first {
         case "sync-stats": return syncStats(reset: words.dropFirst().first == "reset")
         case "breakpoints": return breakpointReport()
         case "watch-strategy": return watchStrategyCommand(words)
-        case "translate": return translateReport(words.dropFirst().first)
         case "sstep":
             guard words.count == 3, words[1] == "irq", ["on", "off"].contains(words[2]) else {
                 return "usage: monitor sstep irq on|off\n"
@@ -38,22 +40,25 @@ extension Machine {
             blockIRQWhileStepping = words[2] == "on"
             let note = capabilities.blockIRQ ? "" : " (this kernel does not list BLOCKIRQ: steps are not protected)"
             return "single steps \(blockIRQWhileStepping ? "block" : "do not block") interrupts\(note)\n"
-        case "reginfo": return registerInfo(words.dropFirst().first)
-        case "kvmclock": return kvmclockReport()
-        case "kaslr": return kaslrReport()
+        #if KVMSTUB_X86
+            case "translate": return translateReport(words.dropFirst().first)
+            case "reginfo": return registerInfo(words.dropFirst().first)
+            case "kvmclock": return kvmclockReport()
+            case "kaslr": return kaslrReport()
+            case "lapic": return lapicReport()
+        #endif
         case "resume-timeline":
             return control.withLock { s in
                 if words.dropFirst().first == "reset" { s.timeline.reset() }
                 return s.timeline.report
             }
         case "vcpus": return vcpusReport()
-        case "lapic": return lapicReport()
         default: return nil
         }
     }
 
     /// `monitor vcpus`: each vCPU as `info threads` shows it, and, with an in-kernel LAPIC, its KVM_GET_MP_STATE.
-    private func vcpusReport() -> String {
+    func vcpusReport() -> String {
         var out = ""
         for thread in threadIDs {
             guard let ctx = try? context(thread), let line = threadExtraInfo(thread) else { continue }
@@ -63,6 +68,7 @@ extension Machine {
         return out
     }
 
+    #if KVMSTUB_X86
     /// `monitor lapic`: what KVM_GET_LAPIC holds of each stopped vCPU's LAPIC registers (the guest's xAPIC page at
     /// 0xfee00000, which is no RAM: gdb's `x` cannot read it), the last IPI command decoded.
     private func lapicReport() -> String {
@@ -89,6 +95,7 @@ extension Machine {
         }
         return out
     }
+    #endif
 
     /// The interrupt command register's fields (Intel SDM vol. 3, "Interrupt Command Register").
     static func describeICR(low: UInt32, high: UInt32) -> String {
@@ -112,7 +119,7 @@ extension Machine {
         return parts.joined(separator: ", ")
     }
 
-    private func syncStats(reset: Bool) -> String {
+    func syncStats(reset: Bool) -> String {
         var out = ""
         for ctx in contexts {
             if reset {
@@ -122,7 +129,12 @@ extension Machine {
             let counts = ctx.vcpu.counter.since(ctx.statsBase)
             let file = ctx.registers
             out += "vCPU \(ctx.vcpu.index): valid=\(name(file.valid)) dirty=\(name(file.dirty))"
-            out += ctx.x86.syncRegs ? " (REGS and SREGS come back in kvm_run: KVM_CAP_SYNC_REGS)\n" : "\n"
+            #if KVMSTUB_X86
+                let synced = (ctx.backend as? X86Backend)?.syncRegs ?? false
+                out += synced ? " (REGS and SREGS come back in kvm_run: KVM_CAP_SYNC_REGS)\n" : "\n"
+            #else
+                out += "\n"
+            #endif
             if counts.isEmpty { out += "  no ioctls since attach\n" }
             for (k, v) in counts.sorted(by: { $0.key < $1.key }) { out += "  \(k) \(v)\n" }
             if let ranges = ctx.rangeSteps.report { out += ranges }
@@ -130,6 +142,7 @@ extension Machine {
         return out
     }
 
+    #if KVMSTUB_X86
     /// The teaching view of one register: how `p $NAME` becomes an ioctl.
     private func registerInfo(_ arg: String?) -> String {
         guard let arg, let reg = registerTable.register(named: arg.hasPrefix("$") ? String(arg.dropFirst()) : arg)
@@ -177,14 +190,15 @@ extension Machine {
         }
         return out
     }
+    #endif
 
     /// Bytes as they lie in memory, as one hex number per byte run: [0xcc] is "cc".
-    private func hexBytes(_ bytes: [UInt8]) -> String {
+    func hexBytes(_ bytes: [UInt8]) -> String {
         if bytes.count == 1 { return String(bytes[0], radix: 16) }
         return bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 
-    private func name(_ g: SyncGroup) -> String { g.isEmpty ? "-" : registerTable.groupName(g) }
+    func name(_ g: SyncGroup) -> String { g.isEmpty ? "-" : registerTable.groupName(g) }
 
     private func breakpointReport() -> String {
         var out = "Z0 strategy: \(strategy.placement.summary(host))\n"
@@ -209,6 +223,7 @@ extension Machine {
         return out
     }
 
+    #if KVMSTUB_X86
     private func translateReport(_ arg: String?) -> String {
         guard let arg, let va = UInt64(arg.hasPrefix("0x") ? String(arg.dropFirst(2)) : arg, radix: 16) else {
             return "usage: monitor translate ADDR (hex)\n"
@@ -227,6 +242,7 @@ extension Machine {
         }
         return out
     }
+    #endif
 }
 
 /// `v` in hex, at least `width` digits.

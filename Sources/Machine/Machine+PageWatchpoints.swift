@@ -12,13 +12,12 @@ extension Machine {
         let key = WatchKey(kind: kind, address: address, length: length)
         if pageWatches.state.withLock({ $0.served[key] }) != nil { return }
         let request = pageWatches.state.withLock { $0.request }
+        let slotsNeeded = try? architecture.watchpointSlotCount(kind, address: address, length: length)
         let registerFits =
-            kind != .readWatchpoint && [1, 2, 4, 8].contains(length) && address % UInt64(max(length, 1)) == 0
-            && breakpoints.freeSlot() != nil
+            slotsNeeded.map { breakpoints.freeSlots(in: architecture.slotRange(for: kind)).count >= $0 } ?? false
         let service: WatchService
         switch request {
         case .debugRegisters:
-            guard kind != .readWatchpoint else { throw .unsupported }
             try insertRegisterWatch(kind, at: address, length: length)
             service = .debugRegister
         case .singleStep:
@@ -71,12 +70,20 @@ extension Machine {
         }
     }
 
+    /// One slot, or (arm64) one per doubleword the range touches: each remembers gdb's request and its piece.
     private func insertRegisterWatch(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(TargetError) {
-        guard [1, 2, 4, 8].contains(length), address % UInt64(length) == 0 else {
-            throw .invalidArgument("a debug-register watchpoint covers 1, 2, 4 or 8 aligned bytes")
+        let needed = try architecture.watchpointSlotCount(kind, address: address, length: length)
+        let free = breakpoints.freeSlots(in: architecture.slotRange(for: kind))
+        guard free.count >= needed else {
+            throw .noSpace(
+                free.isEmpty || needed == 1
+                    ? "all \(slotCountWord(for: kind)) are in use"
+                    : "\(length) bytes at 0x\(hex(address)) take \(needed) watchpoint registers (one per doubleword); \(free.count) are free"
+            )
         }
-        guard let slot = breakpoints.freeSlot() else { throw .noSpace("all four debug registers are in use") }
-        breakpoints.addSlot(slot, .init(address: address, kind: kind, length: length))
+        for (piece, slot) in free.prefix(needed).enumerated() {
+            breakpoints.addSlot(slot, .init(address: address, kind: kind, length: length, piece: piece))
+        }
     }
 
     private func insertSteppedWatch(at address: UInt64, length: Int) throws(TargetError) {

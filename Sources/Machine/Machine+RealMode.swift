@@ -1,5 +1,6 @@
 import KVM
 
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 extension Machine {
     /// Where a PC BIOS loads a boot sector, and where `kvmstub run --real-mode` starts it: cs:ip = 0000:7c00.
     package static let realModeLoadAddress: UInt64 = 0x7c00
@@ -58,6 +59,7 @@ extension Machine {
         try ctx.registers.flushNow()
     }
 }
+#endif
 
 /// The register layout gdb is offered in target.xml, fixed when the machine is made: gdb reads it once, at
 /// `target remote`.

@@ -14,9 +14,11 @@ extension Machine {
 
     func pageWalk(_ ctx: VCPUContext) -> (any GuestPageWalk)? { architecture.pageWalk(ctx, memory: memory) }
 
-    /// The x86 walk with its levels and protections (`monitor translate`, the KASLR search, lldb's
-    /// qMemoryRegionInfo).
-    func x86PageWalk(_ ctx: VCPUContext) -> X86PageWalk? { X86Architecture().x86PageWalk(ctx, memory: memory) }
+    #if KVMSTUB_X86
+        /// The x86 walk with its levels and protections (`monitor translate`, the KASLR search, lldb's
+        /// qMemoryRegionInfo).
+        func x86PageWalk(_ ctx: VCPUContext) -> X86PageWalk? { X86Architecture().x86PageWalk(ctx, memory: memory) }
+    #endif
 
     /// The pc as gdb sees it: 8 bytes, or 4 (eip) with the i8086 table.
     func pc(_ ctx: VCPUContext) throws -> UInt64 {

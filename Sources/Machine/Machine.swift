@@ -1,3 +1,4 @@
+import ARM64VMM
 import GDBStub
 @_exported import GuestImage  // ELFImage and LoadError, which the x86 loaders and their callers use
 import Glibc
@@ -28,6 +29,8 @@ package final class Machine: DebugTarget, @unchecked Sendable {
     let architecture: any MachineArchitecture
     let contexts: [VCPUContext]
     let ports: PortIO
+    /// The devices on MMIO addresses (arm64: the PL011); nil where they are ports.
+    let mmio: MMIOBus?
 
     /// The run lock and the state it guards (RunState.swift).
     let control: RunControl
@@ -64,9 +67,9 @@ package final class Machine: DebugTarget, @unchecked Sendable {
         host = try HostProfile.of(kvm)
         strategy = configuration.breakpointStrategy ?? host.softwareBreakpoints
         watchpointStrategy = configuration.watchpointStrategy ?? host.watchpoints
-        guard let architecture = configuration.architecture.machine else {
+        guard let architecture = configuration.architecture.machine(capabilities) else {
             throw LoadError(
-                "no VMM for \(configuration.architecture.rawValue) here (x86-64 only; arm64 and ppc64: kvmstub fake-target)"
+                "no VMM for \(configuration.architecture.rawValue) in this build (arm64, and x86-64 where built for it; ppc64: kvmstub fake-target)"
             )
         }
         self.architecture = architecture
@@ -74,29 +77,39 @@ package final class Machine: DebugTarget, @unchecked Sendable {
         blockIRQWhileStepping = configuration.blockIRQWhileStepping
         stepOnVCPUThreads = configuration.stepOnVCPUThreads
         vm = try kvm.createVM()
-        memory = try GuestMemory(size: configuration.memorySize)
+        memory = try GuestMemory(base: architecture.ramBase, size: configuration.memorySize)
         try architecture.prepare(vm, memory: memory)
-        if configuration.hasInKernelIRQChip { try LinuxBoot.createPlatform(vm) }  // before the vCPUs
-        let ramSlot = try vm.mapMemory(guestPhysical: 0, size: configuration.memorySize, host: memory.host)
+        #if KVMSTUB_X86
+            if configuration.hasInKernelIRQChip { try LinuxBoot.createPlatform(vm) }  // before the vCPUs
+        #endif
+        let ramSlot = try vm.mapMemory(
+            guestPhysical: architecture.ramBase, size: configuration.memorySize, host: memory.host)
         pageWatches = PageWatchState(
             ramSlot: ramSlot, readOnlySlots: vm.offersReadOnlySlots, request: configuration.watchRequest)
-        let table = architecture.registerTable(kvm, capabilities, configuration)
-        registerTable = table
+        var table = architecture.registerTable(kvm, capabilities, configuration)
         var contexts: [VCPUContext] = []
         for i in 0..<configuration.vcpuCount {
             let vcpu = try vm.createVCPU(index: i)
             try? vcpu.unblockAllSignalsInRun()
-            contexts.append(
-                try architecture.makeContext(
-                    vcpu, table: table, kvm: kvm, capabilities: capabilities, configuration: configuration, host: host))
+            let ctx = try architecture.makeContext(
+                vcpu, vm: vm, table: table, kvm: kvm, capabilities: capabilities, configuration: configuration,
+                host: host)
+            table = table ?? ctx.backend.table  // arm64: vCPU 0's KVM_GET_REG_LIST; the others share it
+            contexts.append(ctx)
         }
+        registerTable = contexts[0].backend.table
         self.contexts = contexts
         control = RunControl(vcpuCount: contexts.count)
-        ports = PortIO(
-            serialFD: configuration.serialFD,
-            uart: configuration.linuxPlatform ? LinuxBoot.makeUART(vm, fd: configuration.serialFD) : nil,
-            disk: configuration.disk,
-            rtc: configuration.linuxPlatform ? CMOSRTC() : nil)
+        mmio = architecture.mmioDevices(configuration)
+        #if KVMSTUB_X86
+            ports = PortIO(
+                serialFD: configuration.serialFD,
+                uart: configuration.linuxPlatform ? LinuxBoot.makeUART(vm, fd: configuration.serialFD) : nil,
+                disk: configuration.disk,
+                rtc: configuration.linuxPlatform ? CMOSRTC() : nil)
+        #else
+            ports = PortIO(serialFD: configuration.serialFD, uart: nil, disk: nil, rtc: nil)
+        #endif
         KickSignal.install()
     }
 

@@ -1,8 +1,10 @@
+import KVM
 import Registers
 
 /// How a `Machine` is made: memory, vCPUs, devices, and the strategies the host probe would otherwise choose.
 package struct MachineConfiguration: Sendable {
-    /// The VM's architecture (`Architecture.machine` says which have a VMM here: x86-64).
+    /// The VM's architecture (`Architecture.machine` says which have a VMM in this build: x86-64 on x86-64,
+    /// arm64 everywhere, though only an arm64 host's kernel runs it).
     package var architecture: Architecture = .x86_64
     package var memorySize: Int = 128 << 20
     package var vcpuCount: Int = 1
@@ -34,6 +36,9 @@ package struct MachineConfiguration: Sendable {
     package var inKernelIRQChip = false
     /// `run --disk FILE`: an ATA PIO disk on the primary channel (ATADisk.swift).
     package var disk: ATADisk? = nil
+    /// arm64: `run --sve-vl BITS` / `--no-sve`; by default the largest length the host offers, or no SVE where
+    /// the host has none.
+    package var sve: ARM64Backend.SVEChoice = .largest
     /// Either way there is an in-kernel interrupt controller.
     var hasInKernelIRQChip: Bool { linuxPlatform || inKernelIRQChip }
 

@@ -25,6 +25,19 @@ package enum Int3Finding: String, Sendable {
     }
 }
 
+/// How write watchpoints are served on this host, chosen once at start-up by `DataBreakpointProbe`.
+package enum WatchpointStrategy: String, Sendable {
+    /// DR0–DR3 with RW=01/11 in DR7 (USE_HW_BP): the CPU traps after the access. What real KVM does.
+    case debugRegisters = "debug-registers"
+    /// For hosts where data breakpoints never fire (kvm_pvm emulates CPL0 code, and KVM's instruction
+    /// emulator checks only code breakpoints): the vCPU single-steps while a write watchpoint is set and
+    /// kvmstub compares the watched bytes after every step. Up to 16 (no slot limits them, the cost per step
+    /// does: `Machine.steppedWatchCapacity`), slow (one exit per instruction), and only writes that change the
+    /// value are seen; access watchpoints are refused.
+    case singleStep = "single-step"
+}
+
+#if KVMSTUB_X86  // the probes run x86 code: x86-64 only (Package.swift)
 /// What does this host do with a guest's int3 while KVM_GUESTDBG_USE_SW_BP is set? The probe runs one int3
 /// in a scratch VM whose IDT sends #BP to a guard handler that writes to port 0x99: KVM_EXIT_DEBUG means the
 /// kernel intercepted it; an emulation-failure exit on the int3 means the host's instruction emulator met
@@ -78,17 +91,6 @@ package enum SoftwareBreakpointProbe {
     }
 }
 
-/// How write watchpoints are served on this host, chosen once at start-up by `DataBreakpointProbe`.
-package enum WatchpointStrategy: String, Sendable {
-    /// DR0–DR3 with RW=01/11 in DR7 (USE_HW_BP): the CPU traps after the access. What real KVM does.
-    case debugRegisters = "debug-registers"
-    /// For hosts where data breakpoints never fire (kvm_pvm emulates CPL0 code, and KVM's instruction
-    /// emulator checks only code breakpoints): the vCPU single-steps while a write watchpoint is set and
-    /// kvmstub compares the watched bytes after every step. Up to 16 (no slot limits them, the cost per step
-    /// does: `Machine.steppedWatchCapacity`), slow (one exit per instruction), and only writes that change the
-    /// value are seen; access watchpoints are refused.
-    case singleStep = "single-step"
-}
 
 /// Do data breakpoints fire here? A scratch VM stores to a watched address, then halts: KVM_EXIT_DEBUG
 /// means the debug registers work for data; the HLT exit means the store went unseen.
@@ -137,3 +139,4 @@ struct ScratchVM {
         try X86Boot.enterLongMode(backend, registers: registers, entry: 0x10000, stack: 0x80000)
     }
 }
+#endif

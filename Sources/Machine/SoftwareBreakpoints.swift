@@ -44,7 +44,7 @@ struct HardwareThenHaltBreakpoints: SoftwareBreakpoints {
     var strategy: SoftwareBreakpointStrategy { .hardwareThenHalt }
 
     func insert(at address: UInt64, in machine: Machine) throws(TargetError) {
-        if let slot = machine.breakpoints.freeSlot() {
+        if let slot = machine.breakpoints.freeSlot(in: machine.architecture.slotRange(for: .software)) {
             machine.breakpoints.addSoftwareSlot(slot, virtual: address)
             return
         }

@@ -29,6 +29,14 @@ final class VCPUContext: @unchecked Sendable {
     /// step takes one KVM_RUN plus these. A signal meant for another thread of the process (another machine's
     /// kick in the same test process) counts here too.
     var interruptedRuns = 0
+    /// Traps of the guest's own given back to it (arm64: BRKs, through the exception entry; `monitor breakpoints`).
+    var trapsReturned = 0
+    /// gdb regnums by ONE_REG ID (the first register of each ID), for what the VMM reads by ID.
+    private lazy var regnumByID: [OneRegID: Int] = {
+        var ids: [OneRegID: Int] = [:]
+        for r in backend.table.registers where ids[r.id] == nil { ids[r.id] = r.regnum }
+        return ids
+    }()
 
     init(vcpu: VCPU, backend: any RegisterBackend) {
         self.vcpu = vcpu
@@ -36,9 +44,14 @@ final class VCPUContext: @unchecked Sendable {
         registers = RegisterFile(backend: backend)
     }
 
-    /// The x86 register blocks, for the paths only an x86 machine takes (its boot state, real mode, the Linux
-    /// boot, the emulator's gaps, `monitor reginfo`): a machine of another architecture never reaches them.
-    var x86: X86Backend { backend as! X86Backend }
+    #if KVMSTUB_X86
+        /// The x86 register blocks, for the paths only an x86 machine takes (its boot state, real mode, the Linux
+        /// boot, the emulator's gaps, `monitor reginfo`): a machine of another architecture never reaches them.
+        var x86: X86Backend { backend as! X86Backend }
+    #endif
+
+    /// The gdb regnum of a ONE_REG ID in this vCPU's table.
+    func regnum(of id: OneRegID) -> Int? { regnumByID[id] }
 
     /// gdb's thread id.
     var threadID: Int { vcpu.index + 1 }

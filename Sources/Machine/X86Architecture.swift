@@ -2,6 +2,7 @@ import GDBStub
 import KVM
 import Registers
 
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 /// x86 instruction bytes the VMM writes or recognises.
 enum X86Instruction {
     /// INT3: the software breakpoint.
@@ -30,6 +31,16 @@ struct X86Architecture: MachineArchitecture {
     var translationGroups: SyncGroup { [.x86Sregs, .x86MSRs] }  // cr0/cr3/cr4, EFER
     var stackPointerNames: [String] { ["rsp", "esp"] }
     var reservedLowMemory: UInt64 { X86Boot.reservedEnd }  // the GDT and the identity-mapping page tables
+    var ramBase: UInt64 { 0 }
+    func flushesWriteAtOnce(_ group: SyncGroup) -> Bool { group == .x86MSRs || group == .x86MSRList }
+    func checkWrite(_ register: RegisterDescriptor, _ value: [UInt8], current: () -> [UInt8]?) throws(TargetError) {}
+    func slotRange(for kind: BreakpointKind) -> Range<Int> { 0..<4 }
+    var secondaryStartup: String { "INIT/SIPI" }
+    func secondariesWaitForGuest(_ configuration: MachineConfiguration) -> Bool { configuration.hasInKernelIRQChip }
+    func hasMPState(_ configuration: MachineConfiguration) -> Bool { configuration.hasInKernelIRQChip }
+    func mmioDevices(_ configuration: MachineConfiguration) -> MMIOBus? { nil }
+    /// x86 KVM reports none for the guests here (a triple fault is KVM_EXIT_SHUTDOWN): a fault if one comes.
+    func systemEvent(_ type: UInt32) -> (status: UInt8, note: String?)? { nil }
 
     func debugEvent(_ exit: DebugExit, slots: [BreakpointTable.Slot?]) -> DebugEvent {
         if exit.exception == X86Vector.breakpoint { return .breakpointInstruction(pc: exit.pc) }
@@ -58,15 +69,16 @@ struct X86Architecture: MachineArchitecture {
         return regs
     }
 
-    func checkWatchpoint(_ kind: BreakpointKind, address: UInt64, length: Int) throws(TargetError) {
+    func watchpointSlotCount(_ kind: BreakpointKind, address: UInt64, length: Int) throws(TargetError) -> Int {
         // The debug registers trap writes or reads+writes, never reads alone.
         if kind == .readWatchpoint { throw .unsupported }
         guard [1, 2, 4, 8].contains(length), address % UInt64(length) == 0 else {
-            throw .invalidArgument("a watchpoint covers 1, 2, 4 or 8 aligned bytes")
+            throw .invalidArgument("a debug-register watchpoint covers 1, 2, 4 or 8 aligned bytes")
         }
+        return 1
     }
 
-    func reinjectTrap(_ ctx: VCPUContext) throws -> Bool {
+    func reinjectTrap(_ ctx: VCPUContext, _ exit: DebugExit) throws -> Bool {
         // INJECT_BP is KVM_SET_GUEST_DEBUG itself: it carries the whole state (ENABLE and the flags in force),
         // or KVM switches guest debugging off and the next int3 of ours reaches the guest. The state applied
         // stays on record (with INJECT_BP, which no plain state has: the next resume sets the plain one), so a
@@ -93,7 +105,7 @@ struct X86Architecture: MachineArchitecture {
     }
 
     func registerTable(_ kvm: KVMSystem, _ capabilities: KVMCapabilities, _ configuration: MachineConfiguration)
-        -> RegisterTable
+        -> RegisterTable?
     {
         if configuration.targetDescription == .i8086 { return RegisterTable.i386(architecture: "i8086") }
         let layout = capabilities.xsave ? HostCPU.xsaveLayout() : nil
@@ -101,9 +113,10 @@ struct X86Architecture: MachineArchitecture {
     }
 
     func makeContext(
-        _ vcpu: VCPU, table: RegisterTable, kvm: KVMSystem, capabilities: KVMCapabilities,
+        _ vcpu: VCPU, vm: VirtualMachine, table: RegisterTable?, kvm: KVMSystem, capabilities: KVMCapabilities,
         configuration: MachineConfiguration, host: HostProfile
     ) throws -> VCPUContext {
+        let table = table ?? RegisterTable.x86_64(extended: nil)  // not reached: registerTable always gives one
         // A Linux guest on a host that emulates CPL0 code must not see the features whose instructions the
         // emulator lacks (LinuxBoot+Emulator.swift).
         try vcpu.setCPUID(fromSupportedOf: kvm, hiding: configuration.linuxPlatform ? host.emulatorMissing : [])
@@ -119,3 +132,4 @@ struct X86Architecture: MachineArchitecture {
             ctx.x86, registers: ctx.registers, entry: entry, stack: stack, firstArgument: argument)
     }
 }
+#endif

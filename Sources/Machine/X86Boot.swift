@@ -1,6 +1,7 @@
 import KVM
 import Registers
 
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 /// The state a 64-bit guest starts in: long mode, identity-mapped paging over the first 4 GiB with 2 MiB
 /// pages, a flat GDT, interrupts off, no IDT. Lives in the low 32 KiB of guest RAM, which images must not use.
 enum X86Boot {
@@ -88,3 +89,4 @@ enum X86Boot {
         try registers.flushNow()
     }
 }
+#endif

@@ -1,5 +1,6 @@
 import GDBStub
 
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 /// What the guest's page tables allow at an address, for lldb's `qMemoryRegionInfo`: read wherever a page is
 /// present, write where every level has R/W (bit 1), execute unless a level has XD (bit 63, with EFER.NXE).
 /// Supervisor/user and CR0.WP are left out: a debugger's question is what the mapping says, not who may use it.
@@ -69,3 +70,4 @@ extension X86PageWalk {
         return MemoryProtection(start: first.start, last: last, permissions: first.permissions)
     }
 }
+#endif

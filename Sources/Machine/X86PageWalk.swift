@@ -1,5 +1,6 @@
 import KVM
 
+#if KVMSTUB_X86  // x86-64 only (Package.swift)
 /// Translates guest-virtual to guest-physical addresses by walking the guest's own page tables in guest
 /// memory: no ioctl (CR0/CR3/CR4/EFER come from the register file's sregs, which KVM_RUN hands back).
 struct X86PageWalk {
@@ -89,3 +90,4 @@ struct X86PageWalk {
         return ((pte & 0xffff_f000) | (va & 0xfff), Self.pageSize)
     }
 }
+#endif

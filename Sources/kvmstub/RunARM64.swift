@@ -1,30 +1,35 @@
-import ARM64VMM
 import GDBStub
 import Glibc
 import GuestImage
 import KVM
-import Synchronization
+import Machine
 
 let runARM64Usage = """
     usage: kvmstub run IMAGE [--gdb HOST:PORT | --gdb PATH] [--wait] [--memory SIZE] [--serial PATH]
-                             [--sve-vl BITS | --no-sve] [--stall-timeout S]
+                             [--cpus N] [--sve-vl BITS | --no-sve] [--watchpoints MODE] [--stall-timeout S]
 
     Boots IMAGE, an ELF64 AArch64 executable, on arm64 KVM: PT_LOAD segments at their physical addresses in RAM
-    at 0x40000000 (QEMU virt's layout), one vCPU at the ELF entry in EL1h with the MMU off, D/A/I/F masked and
+    at 0x40000000 (QEMU virt's layout), vCPU 0 at the ELF entry in EL1h with the MMU off, D/A/I/F masked and
     sp (SP_EL1) at the top of RAM. A PL011 UART's data register at 0x09000000 writes to stdout; its flag register
     always says "transmit FIFO empty". PSCI 0.2 is the kernel's (HVC): SYSTEM_OFF ends the run with status 0,
-    SYSTEM_RESET with status 1. With --gdb, serves the GDB remote protocol (gdb-multiarch).
+    SYSTEM_RESET with status 1; CPU_ON starts a secondary vCPU. With --gdb, serves the GDB remote protocol
+    (gdb-multiarch): one thread per vCPU, all-stop.
 
       --gdb HOST:PORT     listen for gdb on a TCP address (":1234" = 127.0.0.1:1234)
       --gdb PATH          listen on a Unix socket (created with mode 0600)
       --wait              stop before the first instruction until gdb attaches; needs --gdb
       --memory SIZE       guest RAM, e.g. 128M (default), 1G
       --serial PATH       write the PL011's output to PATH instead of stdout
+      --cpus N            vCPUs (1 to 64): vCPUs 1… start at the symbol `ap_start` (x0 = index, sp 64 KiB
+                          below the previous one's) if IMAGE has one, else powered off until the guest's PSCI
+                          CPU_ON
       --sve-vl BITS       the SVE vector length (128 to 2048, one the host offers); default the largest offered
       --no-sve            no SVE: the vCPU has FP/SIMD only and gdb sees v0-v31
+      --watchpoints MODE  what serves gdb's watchpoints: auto (default: the watchpoint registers, then page
+                          protection), debug-registers, or page
       --stall-timeout S   drop a gdb whose replies stop moving for S seconds (default 10)
 
-    One vCPU (--cpus 1 only). No interrupt controller: a guest's WFI waits until gdb stops it.
+    No interrupt controller: a guest's WFI waits until gdb stops it.
 
     """
 
@@ -32,7 +37,9 @@ func runARM64Command(_ args: [String]) -> Never {
     var image: String?
     var gdb: String?
     var wait = false
-    var config = ARM64MachineConfiguration()
+    var config = MachineConfiguration()
+    config.architecture = .arm64
+    config.memoryMap = .none
     var serialPath: String?
     var stallTimeout = Session.defaultStallTimeout
     var i = 0
@@ -67,7 +74,14 @@ func runARM64Command(_ args: [String]) -> Never {
         case "--no-sve": config.sve = .none
         case "--cpus":
             let v = value(a)
-            guard v == "1" else { fail("--cpus \(v): the arm64 VMM runs one vCPU") }
+            guard let n = Int(v), (1...64).contains(n) else { fail("--cpus \(v): want a number of vCPUs from 1 to 64") }
+            config.vcpuCount = n
+        case "--watchpoints":
+            let v = value(a)
+            guard let request = WatchRequest(rawValue: v), request != .singleStep else {
+                fail("--watchpoints \(v): want auto, debug-registers or page")
+            }
+            config.watchRequest = request
         default:
             if a.hasPrefix("-") { fail("unknown option \(a) (see kvmstub run --help)") }
             if image != nil { fail("more than one image given: \(image!) and \(a)") }
@@ -91,42 +105,10 @@ func runARM64Command(_ args: [String]) -> Never {
         config.serialFD = fd
     }
     let kvm = openKVM()
-    let machine: ARM64Machine
+    let machine: Machine
     do {
-        machine = try ARM64Machine(configuration: config, kvm: kvm)
+        machine = try Machine(configuration: config, kvm: kvm)
         try machine.load(elf, name: image)
-    } catch let error as KVMError {
-        fail("\(error)")
-    } catch {
-        fail("\(error)")
-    }
-    guard let listen else { exit(machine.runToEnd()) }
-
-    let server = GDBServer(listen: listen)
-    server.stallTimeout = stallTimeout
-    do { try server.bind() } catch { fail("\(error)") }
-    // The guest ending with no gdb attached ends kvmstub with its status, once the server stops accepting.
-    let exitStatus = Atomic<Int32>(-1)
-    let serverForStop = UncheckedBox(server)
-    machine.unattendedStop = { stop in
-        switch stop.reason {
-        case .exited(let status):
-            exitStatus.store(Int32(status), ordering: .releasing)
-            serverForStop.value.stopAccepting()
-        case .fault(_, let description):
-            say("vCPU 0: \(description)")
-            say("the guest is stopped; attach gdb to look at it")
-        default: break
-        }
-    }
-    say("\(wait ? "guest stopped at its entry; " : "")waiting for gdb on \(server.boundDescription)")
-    machine.start(running: !wait)
-    let end: SessionEnd
-    do {
-        end = try server.serve(target: machine) { peer in say("gdb connected from \(peer)") }
     } catch { fail("\(error)") }
-    server.close()
-    if case .exited(let status) = end { exit(Int32(status)) }
-    let status = exitStatus.load(ordering: .acquiring)
-    exit(status >= 0 ? status : 0)
+    serve(machine, listen: listen, wait: wait, stallTimeout: stallTimeout)
 }

@@ -1,9 +1,7 @@
 import GDBStub
 import Glibc
 import KVM
-#if arch(x86_64)
-    import Machine  // the x86 VMM (an x86-64 target: Package.swift)
-#endif
+import Machine
 import Registers
 import Synchronization
 
@@ -164,7 +162,7 @@ func openKVM() -> KVMSystem {
     }
 }
 
-#if arch(x86_64)
+#if KVMSTUB_X86
 func runCommand(_ args: [String]) -> Never {
     var image: String?
     var gdb: String?
@@ -294,6 +292,16 @@ func runCommand(_ args: [String]) -> Never {
         } else if let elf { try machine.load(elf, name: image) } else { try machine.loadRealMode(bytes: raw, name: image) }
     } catch { fail("\(error)") }
 
+    serve(machine, listen: listen, wait: wait, stallTimeout: stallTimeout)
+}
+#else
+/// Built without the x86 VMM (arm64) `run` is the arm64 machine's (RunARM64.swift).
+func runCommand(_ args: [String]) -> Never { runARM64Command(args) }
+#endif
+
+/// Run a loaded machine: with `listen`, serve gdb there (the guest stopped at its entry with `wait`) until the
+/// guest ends or gdb leaves it; without, run it to its end. Exits with the guest's status.
+func serve(_ machine: Machine, listen: ListenAddress?, wait: Bool, stallTimeout: Duration) -> Never {
     var server: GDBServer?
     if let listen {
         let s = GDBServer(listen: listen)
@@ -335,10 +343,6 @@ func runCommand(_ args: [String]) -> Never {
     let status = exitStatus.load(ordering: .acquiring)
     exit(status >= 0 ? status : Int32(machine.guestExitStatus ?? 0))
 }
-#else
-/// On arm64 `run` is the arm64 VMM (RunARM64.swift).
-func runCommand(_ args: [String]) -> Never { runARM64Command(args) }
-#endif
 
 func infoCommand(_ args: [String]) -> Never {
     if args.contains("--help") || args.contains("-h") {

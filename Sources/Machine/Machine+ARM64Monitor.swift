@@ -1,78 +1,76 @@
+import ARM64VMM
 import GDBStub
 import KVM
 import Registers
 
-extension ARM64Machine {
-    package var monitorHelp: [String] {
+/// The monitor commands whose answers are arm64's own: the stage-1 walk, a ONE_REG ID's arm64 fields, the debug
+/// registers by their arm64 names, the SVE vector length. The rest (sync-stats, vcpus, watch-strategy,
+/// resume-timeline) are the machine's (Machine+Monitor.swift).
+extension Machine {
+    var arm64MonitorHelp: [String] {
         [
             "sync-stats [reset]  ioctls per request type since attach, the register groups valid/dirty now, vCont;r steps",
             "breakpoints         inserted breakpoints and watchpoints, the debug registers KVM offers, BRKs given back",
+            "watch-strategy [auto|page|debug-registers]  what serves new watchpoints (now \(pageWatches.state.withLock { $0.request.rawValue }))",
+            "resume-timeline [reset]  with several vCPUs: hand-off, all-stop and notification times of the last resumes",
             "translate ADDR      walk the stage-1 page tables (TTBR0/TTBR1_EL1, 4 KiB granule) for a guest-virtual address",
             "reginfo NAME        a register's ONE_REG ID field by field, the ioctl that serves it, its sync group",
             "sve                 the vector length the vCPU was finalized with (what vg and z/p show) and ZCR_EL1's",
-            "vcpus               the state and last exit of the vCPU",
+            "vcpus               the state, KVM_MP_STATE (STOPPED: powered off) and last exit of each vCPU",
         ]
     }
 
-    package func monitor(_ command: String) -> String? {
-        let words = command.split(separator: " ").map(String.init)
+    /// nil: not one of arm64's own (the machine's switch answers it).
+    func arm64Monitor(_ words: [String], _ arch: ARM64MachineArchitecture) -> String? {
         switch words.first {
-        case "sync-stats": return syncStats(reset: words.dropFirst().first == "reset")
-        case "breakpoints": return breakpointReport()
-        case "translate": return translateReport(words.dropFirst().first)
-        case "reginfo": return registerInfo(words.dropFirst().first)
-        case "sve": return sveReport()
-        case "vcpus": return (threadExtraInfo(1) ?? "") + "\n"
+        case "breakpoints": return arm64BreakpointReport(arch)
+        case "translate": return arm64TranslateReport(words.dropFirst().first, arch)
+        case "reginfo": return arm64RegisterInfo(words.dropFirst().first)
+        case "sve": return sveReport(arch)
         default: return nil
         }
     }
 
-    private func syncStats(reset: Bool) -> String {
-        if reset {
-            statsBase = vcpu.counter.snapshot()
-            rangeResumes = 0
-            rangeSteps = 0
-        }
-        let table = registerTable
-        func names(_ g: SyncGroup) -> String {
-            let n = g.bits.map { table.groupName($0) }
-            return n.isEmpty ? "none" : n.joined(separator: ",")
-        }
-        var out = "vCPU 0: valid=\(names(registers.valid)) dirty=\(names(registers.dirty))\n"
-        let counts = vcpu.counter.since(statsBase)
-        if counts.isEmpty { out += "  no ioctls since attach\n" }
-        for (k, v) in counts.sorted(by: { $0.key < $1.key }) { out += "  \(k) \(v)\n" }
-        if rangeResumes > 0 {
-            out += "  vCont;r: \(rangeResumes) range steps, \(rangeSteps) single steps inside them\n"
-        }
-        return out
-    }
-
-    private func breakpointReport() -> String {
-        var out = "software breakpoints (BRK #0, KVM_GUESTDBG_USE_SW_BP): \(softwareBreakpoints.count)\n"
-        for (va, bp) in softwareBreakpoints.sorted(by: { $0.key < $1.key }) {
-            out += "  0x\(hex(va)) (guest-physical 0x\(hex(bp.physical)))\n"
-        }
-        out += "hardware breakpoints (dbg_bcr/bvr): \(hardwareBreakpoints.count) offered (KVM_CAP_GUEST_DEBUG_HW_BPS)\n"
-        for (i, a) in hardwareBreakpoints.enumerated() {
-            if let a { out += "  slot \(i): 0x\(hex(a)) bcr 0x\(hex(ARM64Architecture.breakpointControl))\n" }
-        }
-        out += "watchpoints (dbg_wcr/wvr): \(watchpoints.count) offered (KVM_CAP_GUEST_DEBUG_HW_WPS)\n"
-        for (i, w) in watchpoints.enumerated() {
-            if let w {
-                out +=
-                    "  slot \(i): \(w.kind) 0x\(hex(w.address)) len \(w.length) wcr 0x\(hex(w.control)) wvr 0x\(hex(w.value))\n"
+    private func arm64BreakpointReport(_ arch: ARM64MachineArchitecture) -> String {
+        let software = breakpoints.software.sorted(by: { $0.key < $1.key })
+        var out = "software breakpoints (BRK #0, KVM_GUESTDBG_USE_SW_BP): \(software.count)\n"
+        for (va, placement) in software {
+            switch placement {
+            case .memory(let pa):
+                out += "  0x\(hex(va)) (guest-physical 0x\(hex(pa)))"
+                if let p = breakpoints.patch(atPhysical: pa), !trapIntact(p) { out += " (gone: the guest wrote over it)" }
+                out += "\n"
+            case .slot(let i): out += "  0x\(hex(va)) (in breakpoint register \(i))\n"
             }
         }
-        out += "BRKs of the guest's own given back to it (exception entry through VBAR_EL1): \(guestTrapsReturned)\n"
+        out += "hardware breakpoints (dbg_bcr/bvr): \(arch.breakpointSlots) offered (KVM_CAP_GUEST_DEBUG_HW_BPS)\n"
+        for i in arch.breakpointRange {
+            if let s = breakpoints.slots[i] {
+                out += "  slot \(i): 0x\(hex(s.address)) bcr 0x\(hex(ARM64Architecture.breakpointControl))\n"
+            }
+        }
+        out += "watchpoints (dbg_wcr/wvr): \(arch.watchpointSlots) offered (KVM_CAP_GUEST_DEBUG_HW_WPS)\n"
+        let words = arch.guestDebugWords(breakpoints.slots)
+        for (j, i) in arch.watchpointRange.enumerated() {
+            guard let s = breakpoints.slots[i] else { continue }
+            let wcr = words[2 * ARM64Architecture.maxDebugRegisters + j]
+            let wvr = words[3 * ARM64Architecture.maxDebugRegisters + j]
+            out += "  slot \(j): \(s.kind) 0x\(hex(s.address)) len \(s.length) wcr 0x\(hex(wcr)) wvr 0x\(hex(wvr))\n"
+        }
+        let pages = watchpointReport()  // page protection (Machine+PageWatchExits.swift)
+        if pages.contains("page") { out += pages }
+        let returned = contexts.reduce(0) { $0 + $1.trapsReturned }
+        out += "BRKs of the guest's own given back to it (exception entry through VBAR_EL1): \(returned)\n"
         return out
     }
 
-    private func translateReport(_ arg: String?) -> String {
+    private func arm64TranslateReport(_ arg: String?, _ arch: ARM64MachineArchitecture) -> String {
         guard let arg, let va = UInt64(arg.hasPrefix("0x") ? String(arg.dropFirst(2)) : arg, radix: 16) else {
             return "usage: monitor translate ADDR (hex, e.g. 0xffff000040001000)\n"
         }
-        guard let walk = pageWalk() else { return "the translation registers cannot be read\n" }
+        guard let walk = arch.arm64PageWalk(contexts[0], memory: memory) else {
+            return "the translation registers cannot be read\n"
+        }
         if !walk.pagingEnabled {
             let inRAM = memory.contains(va) ? "in RAM" : "not RAM"
             return "SCTLR_EL1.M = 0 (MMU off): 0x\(hex(va)) is guest-physical 0x\(hex(va)) (\(inRAM))\n"
@@ -94,7 +92,7 @@ extension ARM64Machine {
     }
 
     /// The teaching view of one register: how `p $NAME` becomes a ONE_REG ioctl.
-    private func registerInfo(_ arg: String?) -> String {
+    private func arm64RegisterInfo(_ arg: String?) -> String {
         guard let arg, let reg = registerTable.register(named: arg.hasPrefix("$") ? String(arg.dropFirst()) : arg)
         else { return "usage: monitor reginfo NAME (a register gdb knows, e.g. x0, pc, cpsr, z0, p0, vg, SCTLR_EL1)\n" }
         let id = reg.id
@@ -124,27 +122,33 @@ extension ARM64Machine {
             }
             out += "  coproc  0x\(hex(coproc >> 16)) (\(kind))     bits 27-16\n"
         }
+        let ctx = contexts[0]
         out += "sync group \(registerTable.groupName(reg.syncGroup))"
         out += ", served by \(registerTable.info(for: reg.syncGroup)?.servedBy ?? "?")\n"
-        out += "now: \(registers.valid.contains(reg.syncGroup) ? "valid" : "not fetched since the last run")"
-        out += registers.dirty.contains(reg.syncGroup) ? ", dirty (goes back before the next KVM_RUN)\n" : ", clean\n"
-        if let errno = backend.unavailable[id] {
+        out +=
+            "on vCPU 0 now: \(ctx.registers.valid.contains(reg.syncGroup) ? "valid" : "not fetched since the last run")"
+        out += ctx.registers.dirty.contains(reg.syncGroup) ? ", dirty (goes back before the next KVM_RUN)\n" : ", clean\n"
+        if let backend = ctx.backend as? ARM64Backend, let errno = backend.unavailable[id] {
             out += "the kernel refused it at the last fetch (errno \(errno)): it reads as xx\n"
         }
         return out
     }
 
-    private func sveReport() -> String {
-        guard let vl = sveVectorLength else { return "no SVE on this vCPU (--no-sve, or the host offers none)\n" }
+    private func sveReport(_ arch: ARM64MachineArchitecture) -> String {
+        guard let backend = contexts[0].backend as? ARM64Backend, let vl = backend.sveVectorLength else {
+            return "no SVE on this vCPU (--no-sve, or the host offers none)\n"
+        }
         var out =
             "finalized vector length \(vl) bits (KVM_REG_ARM64_SVE_VLS before KVM_ARM_VCPU_FINALIZE): vg = \(vl / 64),\n"
         out += "z0-z31 \(vl) bits, p0-p15 and ffr \(vl / 8) bits, in target.xml, g, p and P alike\n"
-        if let zcr = systemRegister(ARM64SystemRegisterID.zcr) {
+        for ctx in contexts {
+            guard let zcr = ctx.systemRegister(ARM64SystemRegisterID.zcr) else { continue }
             // The lengths the vCPU has (a host may lack 384, say: LEN = 2 then gives 256), else up to vl.
             let offered =
-                (try? vcpu.getOneReg(ARM64ID.vectorLengths)).map(ARM64Backend.offeredLengths)
+                (try? ctx.vcpu.getOneReg(ARM64ID.vectorLengths)).map(ARM64Backend.offeredLengths)
                 ?? Array(stride(from: 128, through: vl, by: 128))
             let effective = ARM64Architecture.effectiveVectorLength(zcr: zcr, offered: offered)
+            if contexts.count > 1 { out += "vCPU \(ctx.vcpu.index): " }
             out +=
                 "ZCR_EL1 0x\(hex(zcr)): LEN \(zcr & 0xf), the guest's effective vector length at EL1 is \(effective) bits"
             out += effective < vl ? " (bits above it read as zero in the guest)\n" : "\n"
