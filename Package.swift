@@ -5,7 +5,7 @@ import PackageDescription
 // the Linux boot, the x86 probes) are under `#if KVMSTUB_X86`, which this manifest defines on x86-64. The
 // benchmark, the VMM's tests and the end-to-end tests with their x86 guests are x86-64 targets. Built on arm64
 // (scripts/build-arm64.sh: the manifest is evaluated there, so `arch` is the build machine's) the package is the
-// stub, the register code, the KVM wrappers (their x86 parts under #if arch(x86_64)), the fake kernel, the VMM
+// stub, the register code, the KVM wrappers (their x86 parts under #if KVMSTUB_X86 too), the fake kernel, the VMM
 // with its arm64 architecture, and the kvmstub command.
 // KVMSTUB_WITHOUT_X86=1 in the environment builds the VMM without its x86 parts on x86-64 too
 // (`KVMSTUB_WITHOUT_X86=1 swift build --scratch-path .build-nox86 --product kvmstub`): a quick check, on this
@@ -27,7 +27,7 @@ var targets: [Target] = [
     // The protocol session; talks to a DebugTarget only.
     .target(name: "GDBStub", dependencies: ["RSP", "Registers"]),
     // /dev/kvm wrappers, the lazy register file, per-architecture backends.
-    .target(name: "KVM", dependencies: ["CKVM", "Registers"]),
+    .target(name: "KVM", dependencies: ["CKVM", "Registers"], swiftSettings: x86Settings),
     // ELF executables a VMM loads (the x86 one and the arm64 one).
     .target(name: "GuestImage"),
     // What the VMM knows of arm64, as pure functions and values (ESR decoding, debug-register encodings, the

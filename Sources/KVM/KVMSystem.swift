@@ -36,7 +36,7 @@ package final class KVMSystem: @unchecked Sendable {
         Int(try ioctls.call(.getVCPUMmapSize, CKVM_GET_VCPU_MMAP_SIZE, .value(0)))
     }
 
-    #if arch(x86_64)
+    #if KVMSTUB_X86
     /// `KVM_GET_MSR_INDEX_LIST`: the MSRs KVM_GET_MSRS serves.
     package func msrIndexList() throws(KVMError) -> [UInt32] {
         var probe = kvm_msr_list()
@@ -113,7 +113,7 @@ package struct KVMCapabilities: Sendable {
         guestDebugFlags = UInt32(bitPattern: kvm.checkExtension(CKVM_CAP_SET_GUEST_DEBUG2))
         recommendedVCPUs = kvm.checkExtension(CKVM_CAP_NR_VCPUS)
         maxVCPUs = kvm.checkExtension(CKVM_CAP_MAX_VCPUS)
-        #if arch(x86_64)
+        #if KVMSTUB_X86
             debugRegs = kvm.checkExtension(CKVM_CAP_DEBUGREGS) > 0
             xsave = kvm.checkExtension(CKVM_CAP_XSAVE) > 0
         #else
@@ -128,7 +128,7 @@ package struct KVMCapabilities: Sendable {
         hardwareWatchpoints = kvm.checkExtension(CKVM_CAP_GUEST_DEBUG_HW_WPS)
     }
 
-    #if arch(x86_64)
+    #if KVMSTUB_X86
         /// BLOCKIRQ keeps a single step out of interrupt handlers; only kernels that list it accept it.
         package var blockIRQ: Bool { guestDebugFlags & CKVM_GUESTDBG_BLOCKIRQ != 0 }
 

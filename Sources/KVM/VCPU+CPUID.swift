@@ -2,7 +2,7 @@ import CKVM
 import Registers
 
 // x86 only: CPUID (KVM_SET_CPUID2, KVM_GET_SUPPORTED_CPUID).
-#if arch(x86_64)
+#if KVMSTUB_X86
 
 extension VCPU {
     /// One CPUID feature bit, and its number in Linux's feature words (X86_FEATURE_*, word × 32 + bit).

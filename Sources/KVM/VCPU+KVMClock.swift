@@ -2,7 +2,7 @@ import CKVM
 import Glibc
 
 // x86 only: KVM_KVMCLOCK_CTRL.
-#if arch(x86_64)
+#if KVMSTUB_X86
 
 extension VCPU {
     /// `KVM_KVMCLOCK_CTRL`: tells the guest, through its kvmclock page (PVCLOCK_GUEST_STOPPED), that the host

@@ -1,7 +1,7 @@
 import CKVM
 import Glibc
 
-#if arch(x86_64)
+#if KVMSTUB_X86
 /// The benchmark's floor (kvmstub-bench, "Raw KVM floor"): the same vCPU ioctls with nothing around them — not
 /// counted, not retried, not turned into errors — so what the funnel and the register file add can be measured
 /// against it. Nothing else uses these.

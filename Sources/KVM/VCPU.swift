@@ -60,7 +60,7 @@ package final class VCPU: @unchecked Sendable {
         try ioctls.call(.setSignalMask, CKVM_SET_SIGNAL_MASK, &mask)
     }
 
-    #if arch(x86_64)
+    #if KVMSTUB_X86
     package func getRegs(_ regs: inout kvm_regs) throws(KVMError) { try ioctls.call(.getRegs, CKVM_GET_REGS, &regs) }
     package func setRegs(_ regs: inout kvm_regs) throws(KVMError) { try ioctls.call(.setRegs, CKVM_SET_REGS, &regs) }
     package func getSregs(_ s: inout kvm_sregs) throws(KVMError) { try ioctls.call(.getSregs, CKVM_GET_SREGS, &s) }
@@ -91,7 +91,7 @@ package final class VCPU: @unchecked Sendable {
         return MPState(rawValue: mp.mp_state)
     }
 
-    #if arch(x86_64)
+    #if KVMSTUB_X86
     /// `KVM_GET_LAPIC`: the in-kernel LAPIC's 1 KiB register page, as the guest sees it at 0xfee00000 (xAPIC).
     /// Takes the vCPU's mutex like every vCPU ioctl: not while the vCPU is in KVM_RUN.
     package func lapicRegisters() throws(KVMError) -> [UInt8] {
@@ -137,7 +137,7 @@ package final class VCPU: @unchecked Sendable {
         try ioctls.call(.setOneReg, CKVM_SET_ONE_REG, &reg, detail: "0x" + hex16(id))
     }
 
-    #if arch(x86_64)
+    #if KVMSTUB_X86
     /// `KVM_GET_MSRS` for the given indices, in one call.
     package func getMSRs(_ indices: [UInt32]) throws(KVMError) -> [UInt64] {
         try withMSRBuffer(indices, values: nil) { buf throws(KVMError) in
@@ -223,7 +223,7 @@ package struct GuestDebugControl: OptionSet, Sendable, Hashable {
     #endif
 }
 
-#if arch(x86_64)
+#if KVMSTUB_X86
     /// The kernel's x86 register blocks, named for the VMM (which does not import CKVM).
     package typealias X86Regs = kvm_regs
     package typealias X86Sregs = kvm_sregs

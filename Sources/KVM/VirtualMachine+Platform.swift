@@ -2,7 +2,7 @@ import CKVM
 import Glibc
 
 // x86 only: the PC platform (identity map, PIC/IOAPIC, PIT, ISA IRQ lines).
-#if arch(x86_64)
+#if KVMSTUB_X86
 
 /// The in-kernel PC platform a Linux guest needs (used only by `kvmstub run --kernel`: the example guests rely on
 /// HLT exits, which an in-kernel local APIC swallows). All of these must come before the first KVM_CREATE_VCPU.

@@ -31,7 +31,7 @@ package final class VirtualMachine: @unchecked Sendable {
         return nextSlot - 1
     }
 
-    #if arch(x86_64)
+    #if KVMSTUB_X86
     /// `KVM_SET_TSS_ADDR`: three pages below 4 GiB that Intel hosts need for real-mode emulation.
     package func setTSSAddress(_ address: UInt64) throws(KVMError) {
         try ioctls.call(.setTSSAddr, CKVM_SET_TSS_ADDR, .value(UInt(address)))

@@ -3,7 +3,7 @@ import Glibc
 import Registers
 
 // x86 only: struct kvm_regs/kvm_sregs/kvm_fpu/kvm_xsave and the x86 sync-regs page (CKVM declares them on x86).
-#if arch(x86_64)
+#if KVMSTUB_X86
 
 /// The x86-64 backend: the private IDs of `X86RegisterSpace` resolve to offsets in the bulk structs
 /// (KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_FPU); MSRs go through KVM_GET_ONE_REG with the kernel's own IDs

@@ -31,7 +31,9 @@ package struct HostProfile: Sendable, Equatable {
     /// `--kernel` guest's CPUID and command line (LinuxBoot+Emulator.swift). A known list (VCPU.emulatorMissing),
     /// checked instruction by instruction on the host by LinuxPlatformTests.emulatorGaps; empty where nothing
     /// is emulated.
-    package var emulatorMissing: [VCPU.CPUIDFeature] { emulatesCPL0 ? VCPU.emulatorMissing : [] }
+    #if KVMSTUB_X86
+        package var emulatorMissing: [VCPU.CPUIDFeature] { emulatesCPL0 ? VCPU.emulatorMissing : [] }
+    #endif
 
     /// The Z0 strategy this host calls for: int3 wherever an int3 reaches kvmstub.
     package var softwareBreakpoints: SoftwareBreakpointStrategy { int3.strategy }

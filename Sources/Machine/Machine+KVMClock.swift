@@ -41,7 +41,12 @@ package final class GuestPauseClock: @unchecked Sendable {
                 continue
             }
             do {
-                if try vcpu.reportPausedToKVMClock() {
+                #if KVMSTUB_X86
+                    let reported = try vcpu.reportPausedToKVMClock()
+                #else
+                    let reported = false  // not reached: capabilities.kvmclockControl is x86's
+                #endif
+                if reported {
                     told[vcpu.index, default: 0] += 1
                 } else {
                     notEnabled[vcpu.index, default: 0] += 1

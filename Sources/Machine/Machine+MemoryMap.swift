@@ -19,9 +19,11 @@ package enum GuestMemoryMap: Sendable, Equatable {
     case linuxKernel(virtualAddressBits: Int)
 
     /// `linuxKernel` for the guest this host gives: 57 bits where the CPU has LA57 (5-level paging), else 48.
-    package static var linuxKernelForThisHost: GuestMemoryMap {
-        .linuxKernel(virtualAddressBits: HostCPU.hasLA57 ? 57 : 48)
-    }
+    #if KVMSTUB_X86
+        package static var linuxKernelForThisHost: GuestMemoryMap {
+            .linuxKernel(virtualAddressBits: HostCPU.hasLA57 ? 57 : 48)
+        }
+    #endif
 }
 
 extension Machine {

@@ -87,13 +87,15 @@ extension Machine {
         guard released else { return false }
         // Upstream KVM queues #UD with an emulation failure at CPL0 (handle_emulation_failure) whatever the
         // start-up probe found int3 to do: the instruction is to run again, not fault.
-        var events = try ctx.vcpu.getEvents()
-        if events.exception.nr == 6, events.exception.pending != 0 || events.exception.injected != 0 {
-            events.exception.pending = 0
-            events.exception.injected = 0
-            events.flags = 0
-            try ctx.vcpu.setEvents(events)
-        }
+        #if KVMSTUB_X86
+            var events = try ctx.vcpu.getEvents()
+            if events.exception.nr == 6, events.exception.pending != 0 || events.exception.injected != 0 {
+                events.exception.pending = 0
+                events.exception.injected = 0
+                events.flags = 0
+                try ctx.vcpu.setEvents(events)
+            }
+        #endif
         report("vCPU \(ctx.vcpu.index): executed from a watched page at rip 0x\(hex(rip)): the page is readable RAM again")
         ctx.lastExit = "INTERNAL_ERROR (instruction fetch from a watched page: page restored)"
         return true

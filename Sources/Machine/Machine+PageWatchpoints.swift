@@ -158,6 +158,9 @@ extension Machine {
     /// name them, under --kernel — and that it would no longer find (a hole) or could not write (read-only).
     func kernelWrittenPages() -> [UInt64: String] {
         var out: [UInt64: String] = [:]
+        #if !KVMSTUB_X86
+            return out  // only `run --kernel` (x86) has such pages
+        #else
         guard configuration.linuxPlatform else { return out }
         for ctx in contexts {
             // MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_STEAL_TIME, MSR_KVM_PV_EOI_EN, MSR_KVM_ASYNC_PF_EN (low bits: flags)
@@ -171,6 +174,7 @@ extension Machine {
             }
         }
         return out
+        #endif
     }
 
     /// (state locked) Make the slots match the watched pages: every RAM slot deleted, the new regions created.

@@ -33,10 +33,14 @@ extension Machine {
     /// gdb's pc right after a run: from the regs kvm_run handed back (no ioctl), else one KVM_GET_REGS. eip for
     /// the i8086 table, whose pc is 32 bits.
     private func pcAfterRun(_ ctx: VCPUContext) throws -> UInt64 {
-        guard let x86 = ctx.backend as? X86Backend else { return try pc(ctx) }
-        if !ctx.registers.valid.contains(.x86Regs) { try ctx.registers.ensure(.x86Regs) }
-        let rip = x86.regs.rip
-        return configuration.targetDescription == .i8086 ? rip & 0xffff_ffff : rip
+        #if KVMSTUB_X86
+            guard let x86 = ctx.backend as? X86Backend else { return try pc(ctx) }
+            if !ctx.registers.valid.contains(.x86Regs) { try ctx.registers.ensure(.x86Regs) }
+            let rip = x86.regs.rip
+            return configuration.targetDescription == .i8086 ? rip & 0xffff_ffff : rip
+        #else
+            return try pc(ctx)
+        #endif
     }
 }
 

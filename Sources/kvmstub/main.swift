@@ -368,7 +368,7 @@ func infoCommand(_ args: [String]) -> Never {
     print("DEBUGREGS:               \(yes(caps.debugRegs))")
     print("KVMCLOCK_CTRL:           \(caps.kvmclockControl ? "yes (the guest is told of stops of 1 s or more)" : "no")")
     print("vCPUs:                   \(caps.recommendedVCPUs) recommended, \(caps.maxVCPUs) max")
-    #if arch(arm64)
+    #if !KVMSTUB_X86
         print("ARM_SVE:                 \(yes(caps.armSVE))")
         print("ARM_PSCI_0_2:            \(yes(caps.armPSCI0_2))")
         print("hw breakpoints:          \(caps.hardwareBreakpoints), watchpoints \(caps.hardwareWatchpoints)")
