@@ -34,6 +34,8 @@ struct ARM64MachineArchitecture: MachineArchitecture {
     var translationGroups: SyncGroup { .arm64SysRegs }
     var stackPointerNames: [String] { ["sp"] }
     var ramBase: UInt64 { ARM64Platform.ramBase }
+    var watchpointsStopBeforeAccess: Bool { true }
+    var pageHolesAreSafe: Bool { false }
     var reservedLowMemory: UInt64 { ARM64Platform.ramBase }
     var secondaryStartup: String { "PSCI CPU_ON" }
     func secondariesWaitForGuest(_ configuration: MachineConfiguration) -> Bool { true }

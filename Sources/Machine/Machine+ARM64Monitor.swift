@@ -57,8 +57,9 @@ extension Machine {
             let wvr = words[3 * ARM64Architecture.maxDebugRegisters + j]
             out += "  slot \(j): \(s.kind) 0x\(hex(s.address)) len \(s.length) wcr 0x\(hex(wcr)) wvr 0x\(hex(wvr))\n"
         }
-        let pages = watchpointReport()  // page protection (Machine+PageWatchExits.swift)
-        if pages.contains("page") { out += pages }
+        if !pageWatches.state.withLock({ $0.served.isEmpty }) {
+            out += watchpointReport()  // what serves each watchpoint (Machine+PageWatchExits.swift)
+        }
         let returned = contexts.reduce(0) { $0 + $1.trapsReturned }
         out += "BRKs of the guest's own given back to it (exception entry through VBAR_EL1): \(returned)\n"
         return out

@@ -29,6 +29,13 @@ extension Machine {
         }
     }
 
+    /// A slot as the architecture names it: "DR2"; "watchpoint register 1" (arm64).
+    func slotName(_ i: Int) -> String {
+        guard let arm64 = architecture as? ARM64MachineArchitecture else { return "DR\(i)" }
+        return arm64.breakpointRange.contains(i)
+            ? "breakpoint register \(i)" : "watchpoint register \(i - arm64.watchpointRange.lowerBound)"
+    }
+
     /// "four debug registers" on x86; "6 breakpoint registers (KVM_CAP_GUEST_DEBUG_HW_BPS)" on arm64.
     func slotCountWord(for kind: BreakpointKind) -> String {
         let n = architecture.slotRange(for: kind).count

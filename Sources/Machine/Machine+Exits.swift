@@ -23,8 +23,13 @@ extension Machine {
         case .hlt:
             return try handleHalt(ctx)
         case .mmio(let address, let isWrite, let data):
-            if let access = servePageAccess(address: address, isWrite: isWrite, data: data) {  // Machine+PageWatchExits.swift
+            let before = architecture.watchpointsStopBeforeAccess
+            if let access = servePageAccess(address: address, isWrite: isWrite, data: data, deferHit: before) {  // Machine+PageWatchExits.swift
                 guard case .hit(let kind, let watched) = access else { return nil }
+                if before {
+                    ctx.deferredPageAccess = (address, isWrite, data)
+                    return .stop(.watchpoint(kind, address: watched))
+                }
                 return try completeWatchedAccess(ctx, kind, address: watched)
             }
             if let mmio, mmio.access(address, isWrite: isWrite, data: data) { return nil }  // arm64: the PL011

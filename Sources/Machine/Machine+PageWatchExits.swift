@@ -6,23 +6,39 @@ extension Machine {
     // MARK: Exits (any vCPU thread)
 
     /// An MMIO exit: nil when the address is on no protected page (not ours). Otherwise the access is served
-    /// from guest RAM — a write stored, a read's bytes put where KVM gives them to the instruction.
-    func servePageAccess(address: UInt64, isWrite: Bool, data: UnsafeMutableRawBufferPointer) -> PageAccessOutcome? {
+    /// from guest RAM — a write stored, a read's bytes put where KVM gives them to the instruction — except a
+    /// watched one when `deferHit` (arm64: the stop comes before the access; `makeDeferredAccess` makes it).
+    func servePageAccess(
+        address: UInt64, isWrite: Bool, data: UnsafeMutableRawBufferPointer, deferHit: Bool = false
+    ) -> PageAccessOutcome? {
         pageWatches.state.withLock { s in
-            guard !s.pages.isEmpty, s.pages[address & ~0xfff] != nil,
-                let p = memory.pointer(address, count: data.count)
+            guard !s.pages.isEmpty, s.pages[address & ~0xfff] != nil, memory.contains(address, count: data.count)
             else { return nil }
-            if isWrite {
-                p.copyMemory(from: data.baseAddress!, byteCount: data.count)
-            } else {
-                data.copyMemory(from: UnsafeRawBufferPointer(start: p, count: data.count))
-            }
             s.exitsServed += 1
-            guard let (kind, va) = PageWatchState.hit(s.watches, physical: address, count: data.count, isWrite: isWrite)
-            else { return .served }
+            let hit = PageWatchState.hit(s.watches, physical: address, count: data.count, isWrite: isWrite)
+            if hit == nil || !deferHit { makeAccess(address: address, isWrite: isWrite, data: data) }
+            guard let (kind, va) = hit else { return .served }
             s.hits += 1
             return .hit(kind, address: va)
         }
+    }
+
+    /// Between guest RAM and the kvm_run MMIO buffer: a write stored, a read's bytes given to the instruction.
+    private func makeAccess(address: UInt64, isWrite: Bool, data: UnsafeMutableRawBufferPointer) {
+        guard let p = memory.pointer(address, count: data.count) else { return }
+        if isWrite {
+            p.copyMemory(from: data.baseAddress!, byteCount: data.count)
+        } else {
+            data.copyMemory(from: UnsafeRawBufferPointer(start: p, count: data.count))
+        }
+    }
+
+    /// Before a run: the access a watchpoint stopped in front of (arm64), made now; the KVM_RUN that follows
+    /// completes its instruction (pc moves past it, a step ends right after it).
+    func makeDeferredAccess(_ ctx: VCPUContext) {
+        guard let d = ctx.deferredPageAccess else { return }
+        ctx.deferredPageAccess = nil
+        makeAccess(address: d.address, isWrite: d.isWrite, data: d.data)
     }
 
     /// A watched access: finish its instruction (KVM_RUN with immediate_exit completes the pending MMIO — and any
@@ -139,6 +155,8 @@ extension Machine {
         let s = pageWatches.state.withLock { $0 }
         var out = "watchpoints: \(s.request.rawValue)"
         switch (s.request, watchpointStrategy) {
+        case (.auto, .debugRegisters) where !architecture.pageHolesAreSafe:
+            out += " (watchpoint registers while enough are free, then page protection for watch)"
         case (.auto, .debugRegisters): out += " (debug registers while one is free, then page protection; rwatch: page protection)"
         case (.auto, .singleStep): out += " (page protection; single steps for a watch on a page that cannot be protected)"
         default: break
@@ -151,7 +169,7 @@ extension Machine {
             switch service {
             case .debugRegister:
                 let i = breakpoints.slots.firstIndex { $0 == .init(address: key.address, kind: key.kind, length: key.length) }
-                out += "DR\(i.map(String.init) ?? "?")\n"
+                out += "\(i.map(slotName) ?? "?")\n"
             case .singleStep: out += "single-stepped\n"
             case .unserved(let why): out += "NOT SERVED: \(why)\n"
             case .page, .pageWritesOnly:

@@ -20,6 +20,7 @@ extension Machine {
             }
             var watched = command.steppedWatches.map { readWatched(ctx, $0) }
             while true {
+                makeDeferredAccess(ctx)  // Machine+PageWatchExits.swift
                 try ctx.registers.flushBeforeRun()
                 let exit = try ctx.vcpu.run()
                 ctx.registers.invalidateAfterRun()

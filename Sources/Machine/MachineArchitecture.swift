@@ -32,6 +32,14 @@ protocol MachineArchitecture: Sendable {
     func flushesWriteAtOnce(_ group: SyncGroup) -> Bool
     /// Refuse a write the VMM knows cannot be made (arm64: `vg`, fixed at finalize); `current` reads the value.
     func checkWrite(_ register: RegisterDescriptor, _ value: [UInt8], current: () -> [UInt8]?) throws(TargetError)
+    /// A watchpoint stops before the access is made (arm64, whose gdb steps over the access itself: its
+    /// watchpoints are "non-steppable"), not after it (x86, trap-like): a page-protection hit then leaves the
+    /// access for the next run to make.
+    var watchpointsStopBeforeAccess: Bool { get }
+    /// A page may be taken out of the memory slots for a read watchpoint (x86: an instruction fetch from it is an
+    /// emulation failure kvmstub sees and undoes; arm64: KVM would inject a prefetch abort into the guest, so
+    /// only write watchpoints use page protection, through read-only slots).
+    var pageHolesAreSafe: Bool { get }
     /// Guest-physical address where RAM starts (x86: 0; arm64: QEMU virt's 0x4000_0000).
     var ramBase: UInt64 { get }
     /// Register groups whose writes change the page walk (x86: control registers, EFER).

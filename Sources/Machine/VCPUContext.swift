@@ -29,6 +29,9 @@ final class VCPUContext: @unchecked Sendable {
     /// step takes one KVM_RUN plus these. A signal meant for another thread of the process (another machine's
     /// kick in the same test process) counts here too.
     var interruptedRuns = 0
+    /// A watched access to a protected page that stopped before it was made (arm64): made at the next run, just
+    /// before KVM_RUN completes its instruction. `data` is the kvm_run MMIO buffer.
+    var deferredPageAccess: (address: UInt64, isWrite: Bool, data: UnsafeMutableRawBufferPointer)?
     /// Traps of the guest's own given back to it (arm64: BRKs, through the exception entry; `monitor breakpoints`).
     var trapsReturned = 0
     /// gdb regnums by ONE_REG ID (the first register of each ID), for what the VMM reads by ID.

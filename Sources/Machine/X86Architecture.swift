@@ -32,6 +32,8 @@ struct X86Architecture: MachineArchitecture {
     var stackPointerNames: [String] { ["rsp", "esp"] }
     var reservedLowMemory: UInt64 { X86Boot.reservedEnd }  // the GDT and the identity-mapping page tables
     var ramBase: UInt64 { 0 }
+    var watchpointsStopBeforeAccess: Bool { false }
+    var pageHolesAreSafe: Bool { true }
     func flushesWriteAtOnce(_ group: SyncGroup) -> Bool { group == .x86MSRs || group == .x86MSRList }
     func checkWrite(_ register: RegisterDescriptor, _ value: [UInt8], current: () -> [UInt8]?) throws(TargetError) {}
     func slotRange(for kind: BreakpointKind) -> Range<Int> { 0..<4 }
