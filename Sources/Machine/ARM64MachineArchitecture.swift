@@ -119,13 +119,17 @@ struct ARM64MachineArchitecture: MachineArchitecture {
         arm64PageWalk(ctx, memory: memory)
     }
 
-    /// The concrete walk, for `monitor translate`'s levels.
+    /// The concrete walk, for `monitor translate`'s levels. SCTLR_EL1 first: with the MMU off nothing else is
+    /// read (one ONE_REG, or none while the system registers are cached).
     func arm64PageWalk(_ ctx: VCPUContext, memory: GuestMemory) -> ARM64PageWalk? {
         typealias R = ARM64SystemRegisterID
-        guard let sctlr = ctx.systemRegister(R.sctlr), let tcr = ctx.systemRegister(R.tcr),
-            let ttbr0 = ctx.systemRegister(R.ttbr0), let ttbr1 = ctx.systemRegister(R.ttbr1)
+        guard let sctlr = ctx.systemRegister(R.sctlr) else { return nil }
+        let read: (UInt64) -> UInt64? = { memory.readUInt64($0) }
+        if sctlr & 1 == 0 { return ARM64PageWalk(sctlr: sctlr, tcr: 0, ttbr0: 0, ttbr1: 0, read: read) }
+        guard let tcr = ctx.systemRegister(R.tcr), let ttbr0 = ctx.systemRegister(R.ttbr0),
+            let ttbr1 = ctx.systemRegister(R.ttbr1)
         else { return nil }
-        return ARM64PageWalk(sctlr: sctlr, tcr: tcr, ttbr0: ttbr0, ttbr1: ttbr1) { memory.readUInt64($0) }
+        return ARM64PageWalk(sctlr: sctlr, tcr: tcr, ttbr0: ttbr0, ttbr1: ttbr1, read: read)
     }
 
     func mmioDevices(_ configuration: MachineConfiguration) -> MMIOBus? {
@@ -206,10 +210,14 @@ extension VCPU {
 }
 
 extension VCPUContext {
-    /// A system register through the register file (so a value gdb wrote is the one used), or straight from the
-    /// kernel when the table does not list it.
+    /// A system register: from the register file while it holds the group (so a value gdb wrote is the one
+    /// used), else straight from the kernel — one ONE_REG, not the whole group's hundred (a page walk at a
+    /// breakpoint hit needs four).
     func systemRegister(_ id: OneRegID) -> UInt64? {
-        if let regnum = regnum(of: id), let bytes = try? registers.read(regnum), bytes.count >= 8 {
+        if let regnum = regnum(of: id), let reg = backend.table[regnum],
+            registers.valid.union(registers.dirty).contains(reg.syncGroup),
+            let bytes = try? registers.read(regnum), bytes.count >= 8
+        {
             return bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         }
         return try? vcpu.oneRegValue(id)
