@@ -93,8 +93,10 @@ extension Machine {
             if let phys = translate(ctx, at), let patch = breakpoints.patch(atPhysical: phys),
                 patch.trap == architecture.breakpointInstruction
             {
-                if breakpoints.software[at] != nil { return .softwareBreakpoint }
-                // Our trap, reached through another virtual alias of its page (code that also runs at its
+                // x86 reports the trap's linear address (cs.base + rip), which is not always the address gdb
+                // gave (real mode with cs != 0): ours it is.
+                if trapPC != nil || breakpoints.software[at] != nil { return .softwareBreakpoint }
+                // arm64: our trap, reached through another virtual alias of its page (code that also runs at its
                 // identity or a high-half address) where gdb has no breakpoint. Not a swbreak stop: gdb, finding
                 // no breakpoint of its own at pc (and the original bytes there), would take it for a late trap of
                 // a removed one and resume into it for ever; given back to the guest, it would take a trap it
