@@ -8,6 +8,9 @@ extension Session {
             do {
                 try target.insertBreakpoint(breakpoint.kind, at: breakpoint.address, length: breakpoint.length)
             } catch {
+                // gdb says only "Could not insert …": why goes to the console (a `.failed` one is said below).
+                if case .noSpace(let why) = error { diagnostics("kvmstub: Z\(breakpoint.kind.rawValue) at 0x\(String(breakpoint.address, radix: 16)): \(why)") }
+                if case .invalidArgument(let why) = error { diagnostics("kvmstub: Z\(breakpoint.kind.rawValue) at 0x\(String(breakpoint.address, radix: 16)): \(why)") }
                 throw targetFailure(error)
             }
             insertedBreakpoints.insert(breakpoint)

@@ -110,6 +110,8 @@ struct ARM64MachineArchitecture: MachineArchitecture {
         try ctx.vcpu.setOneReg(R.pstate, leBytes(entry.pstate))
         try ctx.vcpu.setOneReg(R.pc, leBytes(entry.pc))
         ctx.trapsReturned += 1
+        // The BRK "ran": a step that met it ends at the vector's first instruction, as the CPU's own would.
+        ctx.finishedInstruction = true
         return true
     }
 
