@@ -64,7 +64,7 @@ struct ARM64MachineArchitectureTests {
         // A store (WnR, ISS bit 6) is the watch's, a load the rwatch's, though both cover the bytes.
         #expect(arch.debugEvent(exit(ec: 0x34, iss: 1 << 6, far: 0x4000_1004), slots: slots) == .slot(6))
         #expect(arch.debugEvent(exit(ec: 0x34, far: 0x4000_1004), slots: slots) == .slot(7))
-        if case .unknown = arch.debugEvent(exit(ec: 0x34, far: 0x4000_1004), slots: []) {
+        if case .unknown = arch.debugEvent(exit(ec: 0x34, far: 0x4000_1004), slots: Array(repeating: nil, count: 10)) {
         } else {
             Issue.record("a watchpoint exit with no watchpoint set is not ours")
         }
