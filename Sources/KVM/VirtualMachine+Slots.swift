@@ -9,8 +9,16 @@ extension VirtualMachine {
     /// `KVM_CAP_READONLY_MEM`.
     static let capReadOnlyMemory: Int32 = 31
 
-    /// Whether this kernel offers KVM_MEM_READONLY slots.
-    package var offersReadOnlySlots: Bool { system.checkExtension(Self.capReadOnlyMemory) > 0 }
+    /// Whether this VM may have KVM_MEM_READONLY slots: asked of the VM (KVM_CHECK_EXTENSION on its fd, as QEMU
+    /// does since 9.2), because since Linux 6.11 it depends on the VM type and /dev/kvm may say no where the VM
+    /// says yes (arm64 Linux 6.12 in the rig); /dev/kvm only where the VM ioctl is refused (before 3.17).
+    package var offersReadOnlySlots: Bool { checkExtension(Self.capReadOnlyMemory) > 0 }
+
+    /// `KVM_CHECK_EXTENSION` on the VM fd (KVM_CAP_CHECK_EXTENSION_VM), else on /dev/kvm.
+    package func checkExtension(_ cap: Int32) -> Int32 {
+        let r = ioctls.perform(.checkExtension, CKVM_CHECK_EXTENSION, .value(UInt(cap)))
+        return r.value >= 0 ? r.value : system.checkExtension(cap)
+    }
 
     /// A slot id no other mapping uses.
     package func newSlotID() -> UInt32 {

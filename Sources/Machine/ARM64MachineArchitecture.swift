@@ -60,7 +60,7 @@ struct ARM64MachineArchitecture: MachineArchitecture {
         case .step: return .step
         case .hardwareBreakpoint: return .hardwareBreakpoint
         case .watchpoint(let far):
-            let range = watchpointRange
+            let range = watchpointRange.clamped(to: 0..<slots.count)
             let watched = range.map { i in slots[i].map { (address: $0.address, length: $0.length) } }
             if let j = ARM64Architecture.watchpointHit(
                 far: far, watched, kinds: range.map { slots[$0]?.kind },

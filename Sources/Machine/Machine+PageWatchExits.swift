@@ -189,7 +189,7 @@ extension Machine {
 
 extension Machine {
     /// `KVM_CAP_NR_MEMSLOTS`: how many slots this VM may have.
-    var pageWatchSlotLimit: Int32 { max(vm.system.checkExtension(10), 1) }
+    var pageWatchSlotLimit: Int32 { max(vm.checkExtension(10), 1) }
 
     /// A write watchpoint fell back to single-stepping in the middle of this run: from the next instruction this
     /// vCPU single-steps and compares its bytes, as a run started with it would.

@@ -368,7 +368,8 @@ func infoCommand(_ args: [String]) -> Never {
     print("DEBUGREGS:               \(yes(caps.debugRegs))")
     print("KVMCLOCK_CTRL:           \(caps.kvmclockControl ? "yes (the guest is told of stops of 1 s or more)" : "no")")
     print("vCPUs:                   \(caps.recommendedVCPUs) recommended, \(caps.maxVCPUs) max")
-    print("READONLY_MEM:            \(kvm.checkExtension(31) > 0 ? "yes (page-protection write watchpoints use read-only slots)" : "no")")
+    let readOnly = (try? kvm.createVM())?.offersReadOnlySlots ?? false  // a VM capability since Linux 6.11
+    print("READONLY_MEM:            \(readOnly ? "yes (page-protection write watchpoints use read-only slots)" : "no")")
     #if !KVMSTUB_X86
         print("ARM_SVE:                 \(yes(caps.armSVE))")
         print("ARM_PSCI_0_2:            \(yes(caps.armPSCI0_2))")
