@@ -21,7 +21,13 @@ expect_eq $sp 0x47ff0000 "sp = the top of RAM - 0x10000"
 expect_eq ($cpsr&0x3cf) 0x3c5 "EL1h, D, A, I, F masked"
 expect_eq ($SCTLR_EL1&1) 0 "the MMU is off"
 expect_eq ($MPIDR_EL1&0xff) 1 "MPIDR_EL1 Aff0 is 1"
-monitor vcpus
+python
+import re
+out = gdb.execute("monitor vcpus", to_string=True)
+print(out, end="")
+ok = re.search(r"^vCPU 1,.*\n  mp_state KVM_MP_STATE_RUNNABLE", out, re.M)
+print(("PASS: " if ok else "FAIL: ") + "vCPU 1 is RUNNABLE from the start (no CPU_ON)")
+end
 break secondary_work
 continue
 expect_eq $_thread 2 "the breakpoint stopped thread 2 (vCPU 1)"

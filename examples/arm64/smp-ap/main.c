@@ -21,8 +21,8 @@
  * given a stack other than the top of RAM - index * 0x10000, ends it with SYSTEM_RESET (exit 1).
  */
 #include "guest.h"
+#include "smp-ap.h"
 
-#define SMP_MAX_CPUS 4
 #define AP_STACK_STRIDE 0x10000UL
 #define WAIT_SECONDS 10
 #define PSCI_AFFINITY_INFO64 0xC4000004
