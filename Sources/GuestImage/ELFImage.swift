@@ -20,6 +20,8 @@ package struct ELFImage: Sendable {
         package let fileOffset: Int
         package let fileSize: Int
         package let memorySize: Int
+        /// PF_X: the segment holds code (its pages are fetched from).
+        package var executable = false
     }
 
     package let entry: UInt64
@@ -57,7 +59,7 @@ package struct ELFImage: Sendable {
         var segments: [Segment] = []
         for i in 0..<Int(phnum) {
             let o = Int(phoff) + i * Int(phentsize)
-            guard let type = u32(o), let offset = u64(o + 8), let paddr = u64(o + 24), let filesz = u64(o + 32),
+            guard let type = u32(o), let flags = u32(o + 4), let offset = u64(o + 8), let paddr = u64(o + 24), let filesz = u64(o + 32),
                 let memsz = u64(o + 40)
             else { throw LoadError("\(name): program header \(i) lies outside the file") }
             guard type == 1 else { continue }  // PT_LOAD
@@ -65,7 +67,9 @@ package struct ELFImage: Sendable {
                 memsz < 1 << 40
             else { throw LoadError("\(name): PT_LOAD segment \(i) is malformed (offset/size outside the file)") }
             segments.append(
-                Segment(physicalAddress: paddr, fileOffset: Int(offset), fileSize: Int(filesz), memorySize: Int(memsz)))
+                Segment(
+                    physicalAddress: paddr, fileOffset: Int(offset), fileSize: Int(filesz), memorySize: Int(memsz),
+                    executable: flags & 1 != 0))
         }
         guard !segments.isEmpty else { throw LoadError("\(name) has no PT_LOAD segment") }
         self.entry = entry

@@ -25,6 +25,11 @@ extension Machine {
                 memset(p, 0, s.memorySize - s.fileSize)
             }
             memory.synchronizeInstructions(s.physicalAddress, count: s.memorySize)
+            if s.executable && !architecture.pageHolesAreSafe {
+                // Code pages never become holes here: a fetch from one would be an abort KVM gives the guest.
+                let pages = SlotLayout.pages(s.physicalAddress, length: s.memorySize)
+                pageWatches.state.withLock { $0.codePages.formUnion(pages) }
+            }
         }
         guard memory.contains(image.entry, count: 1) else {
             throw LoadError("\(name): the entry point 0x\(hex(image.entry)) lies outside guest RAM")

@@ -104,11 +104,6 @@ extension Machine {
         guard key.length >= 1 && key.length <= Self.pageWatchMaxLength else {
             throw .invalidArgument("a page-protection watchpoint covers 1 to \(Self.pageWatchMaxLength) bytes")
         }
-        if !architecture.pageHolesAreSafe && (key.kind != .writeWatchpoint || !pageWatches.readOnlySlots) {
-            throw .noSpace(
-                "on \(architecture.name) page protection serves `watch` only, through read-only memory slots: a read watchpoint would take its page out of RAM, and an instruction fetched from it would be an abort KVM injects into the guest"
-            )
-        }
         let ctx = try context(1)
         var pieces: [PageWatchState.Piece] = []
         var offset = 0

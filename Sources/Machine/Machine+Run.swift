@@ -66,6 +66,16 @@ extension Machine {
             // before the cache is dropped: the kernel may have refused what was flushed.
             let rip = GuestFault.RIP { try pc(ctx) }
             ctx.registers.invalidateAll()
+            if let e = error as? KVMError, e.errno == ENOSYS, !pageWatches.state.withLock({ $0.pages.isEmpty }) {
+                // arm64's io_mem_abort: an access to a page out of the memory slots whose syndrome KVM cannot
+                // decode (no ISV: a load/store pair, one with writeback). The instruction has not run.
+                return .stop(
+                    .fault(
+                        signal: 5,
+                        description:
+                            "vCPU \(ctx.vcpu.index) made an access KVM cannot decode (no ISV: a load/store pair or one with writeback) to a page watched by page protection, at pc 0x\(hex((try? pc(ctx)) ?? 0)); delete that watchpoint (or use the watchpoint registers) to run on"
+                    ))
+            }
             return .stop(.fault(signal: 4, description: GuestFault.failed(error, rip: rip)))
         }
     }

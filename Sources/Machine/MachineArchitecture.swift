@@ -36,9 +36,9 @@ protocol MachineArchitecture: Sendable {
     /// watchpoints are "non-steppable"), not after it (x86, trap-like): a page-protection hit then leaves the
     /// access for the next run to make.
     var watchpointsStopBeforeAccess: Bool { get }
-    /// A page may be taken out of the memory slots for a read watchpoint (x86: an instruction fetch from it is an
-    /// emulation failure kvmstub sees and undoes; arm64: KVM would inject a prefetch abort into the guest, so
-    /// only write watchpoints use page protection, through read-only slots).
+    /// Any page may be taken out of the memory slots (x86: an instruction fetch from it is an emulation failure
+    /// kvmstub sees and undoes). arm64: KVM would inject a prefetch abort into the guest, so the pages of the
+    /// image's executable segments (and where a vCPU's pc is) never become holes; read-only slots only.
     var pageHolesAreSafe: Bool { get }
     /// Guest-physical address where RAM starts (x86: 0; arm64: QEMU virt's 0x4000_0000).
     var ramBase: UInt64 { get }
