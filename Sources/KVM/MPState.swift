@@ -16,8 +16,9 @@ package struct MPState: RawRepresentable, Equatable, Sendable {
     /// arm64 (and s390): powered off — created with KVM_ARM_VCPU_POWER_OFF, or after PSCI CPU_OFF — until another
     /// vCPU's PSCI CPU_ON (KVM_MP_STATE_STOPPED, 5 in linux/kvm.h).
     package static let stopped = MPState(rawValue: 5)
-    /// arm64: in WFI, suspended in KVM (KVM_MP_STATE_SUSPENDED, 9; Linux 6.0 on).
-    package static let suspended = MPState(rawValue: 9)
+    /// arm64: suspended by PSCI SYSTEM_SUSPEND until a wake-up event (KVM_MP_STATE_SUSPENDED, 10; Linux 6.0 on).
+    /// A vCPU in WFI stays RUNNABLE.
+    package static let suspended = MPState(rawValue: 10)
 
     /// The kernel's name without the KVM_MP_STATE_ prefix.
     package var name: String {

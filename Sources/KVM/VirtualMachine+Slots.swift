@@ -6,12 +6,13 @@ import CKVM
 extension VirtualMachine {
     /// `KVM_MEM_READONLY` (include/uapi/linux/kvm.h): the slot's pages read as RAM, writes exit as MMIO.
     package static let readOnlySlotFlag: UInt32 = 1 << 1
-    /// `KVM_CAP_READONLY_MEM`.
-    static let capReadOnlyMemory: Int32 = 31
+    /// `KVM_CAP_READONLY_MEM` (81), from the kernel's header: a hand-written 31 here was KVM_CAP_MCE, which x86
+    /// answers with its bank count and arm64 with 0.
+    static let capReadOnlyMemory = Int32(CKVM_CAP_READONLY_MEM)
 
     /// Whether this VM may have KVM_MEM_READONLY slots: asked of the VM (KVM_CHECK_EXTENSION on its fd, as QEMU
-    /// does since 9.2), because since Linux 6.11 it depends on the VM type and /dev/kvm may say no where the VM
-    /// says yes (arm64 Linux 6.12 in the rig); /dev/kvm only where the VM ioctl is refused (before 3.17).
+    /// does since 9.2), because since Linux 6.11 it depends on the VM type; /dev/kvm only where the VM ioctl is
+    /// refused (before 3.17).
     package var offersReadOnlySlots: Bool { checkExtension(Self.capReadOnlyMemory) > 0 }
 
     /// `KVM_CHECK_EXTENSION` on the VM fd (KVM_CAP_CHECK_EXTENSION_VM), else on /dev/kvm.

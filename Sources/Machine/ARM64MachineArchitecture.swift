@@ -34,6 +34,7 @@ struct ARM64MachineArchitecture: MachineArchitecture {
     var translationGroups: SyncGroup { .arm64SysRegs }
     var stackPointerNames: [String] { ["sp"] }
     var ramBase: UInt64 { ARM64Platform.ramBase }
+    var mpStateMovesRegisters: Bool { false }
     var watchpointsStopBeforeAccess: Bool { true }
     var pageHolesAreSafe: Bool { false }
     var reservedLowMemory: UInt64 { ARM64Platform.ramBase }

@@ -24,6 +24,9 @@ extension Machine {
         guard let reg = registerTable[regnum] else { throw .invalidArgument("no register \(regnum)") }
         guard value.count == reg.byteSize else { throw .invalidArgument("\(reg.name) is \(reg.byteSize) bytes") }
         try architecture.checkWrite(reg, value) { try? ctx.registers.read(regnum) }
+        // A watched access the vCPU stopped in front of (arm64) is completed first: KVM would complete it at the
+        // next KVM_RUN, after this write, and move a pc gdb just set past its first instruction.
+        do { try completeDeferredAccess(ctx) } catch { throw targetError(error) }
         let written: Bool
         do { written = try ctx.registers.write(regnum, value) } catch { throw targetError(error) }
         guard written else { throw .invalidArgument("\(reg.name) cannot be written: the kernel does not serve it") }
@@ -248,6 +251,7 @@ extension Machine {
         // KVM_GET_MP_STATE first takes an INIT or SIPI waiting in the vCPU's LAPIC (kvm_apic_accept_events): a
         // vCPU held stopped while another sent them is reset, or moved to the SIPI's start, here and not in a
         // KVM_RUN. What was cached of its registers is then stale: gdb's writes go in first, the cache goes after.
+        guard architecture.mpStateMovesRegisters else { return try? ctx.vcpu.mpState() }
         try? ctx.registers.flushNow()
         let state = try? ctx.vcpu.mpState()
         ctx.registers.invalidateAll()

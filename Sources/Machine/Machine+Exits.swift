@@ -91,7 +91,7 @@ extension Machine {
             // Ours, or the guest's own to give back.
             let at = try trapPC ?? pc(ctx)
             if let phys = translate(ctx, at), let patch = breakpoints.patch(atPhysical: phys),
-                patch.trap == architecture.breakpointInstruction
+                patch.trap == architecture.breakpointInstruction, trapPC != nil || trapIntact(patch)
             {
                 // x86 reports the trap's linear address (cs.base + rip), which is not always the address gdb
                 // gave (real mode with cs != 0): ours it is.

@@ -33,6 +33,20 @@ extension Machine {
         }
     }
 
+    /// Before a register write: the deferred access made and its instruction completed now (KVM_RUN with
+    /// immediate_exit finishes the pending MMIO and returns EINTR before the next instruction), the registers
+    /// fetched afresh after.
+    func completeDeferredAccess(_ ctx: VCPUContext) throws(KVMError) {
+        guard ctx.deferredPageAccess != nil else { return }
+        makeDeferredAccess(ctx)
+        ctx.vcpu.setImmediateExit(true)
+        defer { ctx.vcpu.setImmediateExit(false) }
+        try ctx.registers.flushBeforeRun()
+        _ = try ctx.vcpu.run()
+        ctx.registers.invalidateAll()
+        ctx.translations.removeAll(keepingCapacity: true)
+    }
+
     /// Before a run: the access a watchpoint stopped in front of (arm64), made now; the KVM_RUN that follows
     /// completes its instruction (pc moves past it, a step ends right after it).
     func makeDeferredAccess(_ ctx: VCPUContext) {
@@ -139,6 +153,9 @@ extension Machine {
         guard words.count <= 2 else { return watchStrategyUsage }
         if words.count == 2 {
             guard let request = WatchRequest(rawValue: words[1]) else { return watchStrategyUsage }
+            if request == .singleStep && !architecture.pageHolesAreSafe {
+                return "single-step watchpoints are x86's (where data breakpoints never fire): not on \(architecture.name)\n"
+            }
             pageWatches.state.withLock { $0.request = request }
         }
         let request = pageWatches.state.withLock { $0.request }

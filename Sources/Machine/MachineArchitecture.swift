@@ -82,6 +82,8 @@ protocol MachineArchitecture: Sendable {
     var secondaryStartup: String { get }
     /// KVM_GET_MP_STATE says something (x86: with an in-kernel LAPIC; arm64: always, STOPPED while powered off).
     func hasMPState(_ configuration: MachineConfiguration) -> Bool
+    /// KVM_GET_MP_STATE may move the registers (x86: it takes a pending INIT or SIPI); arm64's only reads.
+    var mpStateMovesRegisters: Bool { get }
     /// The MMIO devices (arm64: the PL011); nil where the devices are ports (x86).
     func mmioDevices(_ configuration: MachineConfiguration) -> MMIOBus?
     /// How a KVM_EXIT_SYSTEM_EVENT of `type` ends the run: an exit status and a line to report; nil: a fault.

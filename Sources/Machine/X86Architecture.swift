@@ -32,6 +32,7 @@ struct X86Architecture: MachineArchitecture {
     var stackPointerNames: [String] { ["rsp", "esp"] }
     var reservedLowMemory: UInt64 { X86Boot.reservedEnd }  // the GDT and the identity-mapping page tables
     var ramBase: UInt64 { 0 }
+    var mpStateMovesRegisters: Bool { true }
     var watchpointsStopBeforeAccess: Bool { false }
     var pageHolesAreSafe: Bool { true }
     func flushesWriteAtOnce(_ group: SyncGroup) -> Bool { group == .x86MSRs || group == .x86MSRList }

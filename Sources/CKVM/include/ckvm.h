@@ -45,6 +45,7 @@ static const unsigned long CKVM_SET_GUEST_DEBUG = KVM_SET_GUEST_DEBUG;
 
 // Capabilities.
 static const int CKVM_CAP_ONE_REG = KVM_CAP_ONE_REG;
+static const int CKVM_CAP_READONLY_MEM = KVM_CAP_READONLY_MEM;
 static const int CKVM_CAP_SYNC_REGS = KVM_CAP_SYNC_REGS;
 static const int CKVM_CAP_SET_GUEST_DEBUG = KVM_CAP_SET_GUEST_DEBUG;
 static const int CKVM_CAP_SET_GUEST_DEBUG2 = KVM_CAP_SET_GUEST_DEBUG2;
