@@ -20,16 +20,14 @@
 # and new value. A 136-byte watch, which no DBGWCR pair can express, stops at the same store. An rwatch takes the
 # page out of the slots (every access an exit, served from RAM) and stops at the next load. A page of the image's
 # code never leaves the slots (an instruction fetch from it would be an abort KVM gives the guest): an rwatch
-# there is E28. Deleted, the guest runs on to its end. `monitor breakpoints` (with gdb's breakpoints kept inserted
-# for it) names the read-only page.
+# there is E28. Deleted, the guest runs on to its end. gdb keeps its watchpoints inserted while stopped
+# (always-inserted), so `monitor breakpoints` names the read-only page.
+set breakpoint always-inserted on
 watch counter
 continue
 expect_eq counter 1 "stopped after the first store (gdb stepped over it)"
 expect_true ($pc>=tick)&&($pc<tick+32) "in tick"
-# gdb takes its watchpoints out at every stop: inserted for the report, as gdb does at a resume.
-set breakpoint always-inserted on
 monitor breakpoints
-set breakpoint always-inserted off
 continue
 expect_eq counter 2 "the second store"
 delete
