@@ -20,14 +20,15 @@
 # and new value. A 136-byte watch, which no DBGWCR pair can express, stops at the same store. An rwatch takes the
 # page out of the slots (every access an exit, served from RAM) and stops at the next load. A page of the image's
 # code never leaves the slots (an instruction fetch from it would be an abort KVM gives the guest): an rwatch
-# there is E28. Deleted, the guest runs on to its end. gdb keeps its watchpoints inserted while stopped
-# (always-inserted), so `monitor breakpoints` names the read-only page.
+# there is E28. Deleted, the guest runs on to its end. With always-inserted gdb puts the watchpoint in at once,
+# so `monitor breakpoints` names the read-only page before the run (after a hit, gdb's step-over leaves it out
+# until the next resume).
 set breakpoint always-inserted on
 watch counter
+monitor breakpoints
 continue
 expect_eq counter 1 "stopped after the first store (gdb stepped over it)"
 expect_true ($pc>=tick)&&($pc<tick+32) "in tick"
-monitor breakpoints
 continue
 expect_eq counter 2 "the second store"
 delete
