@@ -33,24 +33,7 @@ volatile unsigned long reported_mpidr[SMP_MAX_CPUS];
 volatile unsigned long reported_work[SMP_MAX_CPUS];
 volatile unsigned long released;            /* the gate: set by vCPU 0 in wait_for_cpus */
 
-static inline void store_release(volatile unsigned long *p, unsigned long v)
-{
-    __atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
-static inline unsigned long load_acquire(volatile unsigned long *p)
-{
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-/* 1 + 2 + ... + 10*cpu (55 for cpu 1). Break here to stop a secondary CPU. */
-GDB_VISIBLE unsigned long secondary_work(int cpu)
-{
-    unsigned long sum = 0;
-    for (int i = 1; i <= 10 * cpu; i++)
-        sum += (unsigned long)i;
-    return sum;
-}
+#include "smp.h"   /* store_release, load_acquire, secondary_work, wait_for_cpus (shared with smp) */
 
 /* Called by ap.S on the stack kvmstub gave this CPU. */
 GDB_VISIBLE void ap_main(unsigned long cpu)
@@ -65,33 +48,6 @@ GDB_VISIBLE void ap_main(unsigned long cpu)
     psci_call(PSCI_CPU_OFF, 0, 0, 0);       /* returns only on failure */
     for (;;)
         __asm__ volatile("wfi");
-}
-
-static unsigned long counter_ticks(void)
-{
-    unsigned long t;
-    __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(t)::"memory");
-    return t;
-}
-
-/* Open the gate and wait for CPUs 1..count-1 (as in examples/arm64/smp: a gap over 10 ms between two looks is
-   taken for a stop in gdb and not counted). Returns how many reported in, vCPU 0 included. */
-GDB_VISIBLE unsigned long wait_for_cpus(unsigned long count)
-{
-    unsigned long freq = read_sysreg(cntfrq_el0), waited = 0, last = counter_ticks();
-    store_release(&released, 1);
-    __asm__ volatile("sev");
-    for (;;) {
-        unsigned long n = 1;
-        for (unsigned long cpu = 1; cpu < count; cpu++)
-            n += load_acquire(&reported[cpu]);
-        if (n == count || waited > WAIT_SECONDS * freq)
-            return n;
-        unsigned long now = counter_ticks(), gap = now - last;
-        last = now;
-        if (gap < freq / 100)
-            waited += gap;
-    }
 }
 
 static void put_signed(long v)

@@ -54,32 +54,13 @@ volatile unsigned long reported_sp[SMP_MAX_CPUS];
 volatile unsigned long reported_work[SMP_MAX_CPUS];
 volatile unsigned long released;    /* the gate: set by vCPU 0 in wait_for_cpus */
 
-/* Plain loads and stores with ordering (LDAR/STLR): no exclusives, so they work on Device memory too. A release
-   store makes every earlier store visible before the flag; an acquire load orders every later load after it. */
-static inline void store_release(volatile unsigned long *p, unsigned long v)
-{
-    __atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
-static inline unsigned long load_acquire(volatile unsigned long *p)
-{
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
+#include "smp.h"   /* store_release, load_acquire, secondary_work, wait_for_cpus (shared with smp-ap) */
 
 static inline unsigned long current_sp(void)
 {
     unsigned long sp;
     __asm__ volatile("mov %0, sp" : "=r"(sp));
     return sp;
-}
-
-/* What a secondary CPU does once started: 1 + 2 + ... + 10*cpu (55 for cpu 1). Break here to stop that CPU. */
-GDB_VISIBLE unsigned long secondary_work(int cpu)
-{
-    unsigned long sum = 0;
-    for (int i = 1; i <= 10 * cpu; i++)
-        sum += (unsigned long)i;
-    return sum;
 }
 
 /* Called by entry.S on the CPU's own stack, cpu = CPU_ON's context id. */
@@ -102,34 +83,6 @@ GDB_VISIBLE long start_cpu(unsigned long cpu)
     secondary_stack_top[cpu] = (unsigned long)&secondary_stacks[cpu][STACK_SIZE];
     /* The target MPIDR: Aff0 = cpu (Aff1..Aff3 = 0) on these machines. */
     return (long)(int)psci_call(PSCI_CPU_ON64, cpu, (unsigned long)secondary_entry, cpu);
-}
-
-static unsigned long counter_ticks(void)
-{
-    unsigned long t;
-    __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(t)::"memory");
-    return t;
-}
-
-/* Open the gate, then wait until the CPUs 1..count-1 have all reported in, for WAIT_SECONDS of the time vCPU 0
-   actually spins here: the generic timer's count advances while gdb holds the machine stopped too, so a gap of
-   more than 10 ms between two looks is taken for such a stop and not counted. Returns how many reported in. */
-GDB_VISIBLE unsigned long wait_for_cpus(unsigned long count)
-{
-    unsigned long freq = read_sysreg(cntfrq_el0), waited = 0, last = counter_ticks();
-    store_release(&released, 1);
-    __asm__ volatile("sev");        /* wake the CPUs sleeping in WFE at the gate */
-    for (;;) {
-        unsigned long n = 1;
-        for (unsigned long cpu = 1; cpu < count; cpu++)
-            n += load_acquire(&reported[cpu]);
-        if (n == count || waited > WAIT_SECONDS * freq)
-            return n;
-        unsigned long now = counter_ticks(), gap = now - last;
-        last = now;
-        if (gap < freq / 100)
-            waited += gap;
-    }
 }
 
 int main(void)
