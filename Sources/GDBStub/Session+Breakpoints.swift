@@ -9,8 +9,11 @@ extension Session {
                 try target.insertBreakpoint(breakpoint.kind, at: breakpoint.address, length: breakpoint.length)
             } catch {
                 // gdb says only "Could not insert …": why goes to the console (a `.failed` one is said below).
-                if case .noSpace(let why) = error { diagnostics("kvmstub: Z\(breakpoint.kind.rawValue) at 0x\(String(breakpoint.address, radix: 16)): \(why)") }
-                if case .invalidArgument(let why) = error { diagnostics("kvmstub: Z\(breakpoint.kind.rawValue) at 0x\(String(breakpoint.address, radix: 16)): \(why)") }
+                switch error {
+                case .noSpace(let why), .invalidArgument(let why):
+                    diagnostics("kvmstub: Z\(breakpoint.kind.rawValue) at 0x\(String(breakpoint.address, radix: 16)): \(why)")
+                default: break
+                }
                 throw targetFailure(error)
             }
             insertedBreakpoints.insert(breakpoint)

@@ -96,13 +96,14 @@ struct ARM64MachineArchitecture: MachineArchitecture {
         typealias R = ARM64SystemRegisterID
         try ctx.registers.flushNow()
         defer { ctx.registers.invalidateAll() }
-        let pc = try ctx.vcpu.oneRegValue(R.pc)
-        let pstate = try ctx.vcpu.oneRegValue(R.pstate)
-        let sctlr = try ctx.vcpu.oneRegValue(R.sctlr)
-        let hasPAN = ((try? ctx.vcpu.oneRegValue(R.idAA64MMFR1)) ?? 0) >> 20 & 0xf != 0
+        // pc and pstate come from the core group handleDebug fetched to find pc: no ioctl for them.
+        let pc = try ctx.registerValue(R.pc)
+        let pstate = try ctx.registerValue(R.pstate)
+        let sctlr = try ctx.registerValue(R.sctlr)
+        let hasPAN = ((try? ctx.registerValue(R.idAA64MMFR1)) ?? 0) >> 20 & 0xf != 0
         guard
             let entry = ARM64Architecture.synchronousExceptionEntry(
-                pc: pc, pstate: pstate, vbar: try ctx.vcpu.oneRegValue(R.vbar), esr: exit.dr6, sctlr: sctlr,
+                pc: pc, pstate: pstate, vbar: try ctx.registerValue(R.vbar), esr: exit.dr6, sctlr: sctlr,
                 hasPAN: hasPAN)
         else { return false }
         try ctx.vcpu.setOneReg(R.elrEL1, leBytes(entry.elr))
@@ -213,16 +214,19 @@ extension VCPU {
 }
 
 extension VCPUContext {
-    /// A system register: from the register file while it holds the group (so a value gdb wrote is the one
-    /// used), else straight from the kernel — one ONE_REG, not the whole group's hundred (a page walk at a
-    /// breakpoint hit needs four).
-    func systemRegister(_ id: OneRegID) -> UInt64? {
+    /// A 64-bit register by ONE_REG ID: from the register file while it holds the group (so a value gdb wrote is
+    /// the one used, and no ioctl is made), else straight from the kernel — one ONE_REG, not the whole group's
+    /// (a page walk at a breakpoint hit needs four system registers of a hundred).
+    func registerValue(_ id: OneRegID) throws(KVMError) -> UInt64 {
         if let regnum = regnum(of: id), let reg = backend.table[regnum],
             registers.valid.union(registers.dirty).contains(reg.syncGroup),
-            let bytes = try? registers.read(regnum), bytes.count >= 8
+            let bytes = try registers.read(regnum), bytes.count >= 8
         {
             return bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         }
-        return try? vcpu.oneRegValue(id)
+        return try vcpu.oneRegValue(id)
     }
+
+    /// `registerValue`, nil where it cannot be read.
+    func systemRegister(_ id: OneRegID) -> UInt64? { try? registerValue(id) }
 }

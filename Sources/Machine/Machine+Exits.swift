@@ -121,9 +121,7 @@ extension Machine {
             }
         case .hardwareBreakpoint:
             let at = try pc(ctx)
-            if breakpoints.software[at].map({ if case .slot = $0 { true } else { false } }) == true {
-                return .softwareBreakpoint  // a Z0 that took a breakpoint register
-            }
+            if case .slot? = breakpoints.software[at] { return .softwareBreakpoint }  // a Z0 in a breakpoint register
             return .hardwareBreakpoint
         case .step:
             return .stepped

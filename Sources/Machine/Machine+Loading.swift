@@ -7,15 +7,15 @@ extension Machine {
     package func load(_ image: ELFImage, name: String) throws {
         let ramEnd = memory.base + UInt64(memory.size)
         for s in image.segments where s.memorySize > 0 {  // an empty PT_LOAD (no data, no bss) loads nothing
-            guard s.physicalAddress >= architecture.reservedLowMemory || architecture.reservedLowMemory == memory.base
-            else {
-                throw LoadError(
-                    "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) overlaps the boot page tables below 0x8000"
-                )
-            }
             guard memory.contains(s.physicalAddress, count: s.memorySize) else {
                 throw LoadError(
                     "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) (+\(s.memorySize) bytes) lies outside guest RAM (\(memory.size >> 20) MiB at 0x\(hex(memory.base))-0x\(hex(ramEnd - 1)); --memory sizes it)"
+                )
+            }
+            // In RAM, and not over the boot structures below reservedLowMemory (x86; arm64 reserves none).
+            guard s.physicalAddress >= architecture.reservedLowMemory else {
+                throw LoadError(
+                    "\(name): segment at 0x\(String(s.physicalAddress, radix: 16)) overlaps the boot page tables below 0x\(hex(architecture.reservedLowMemory))"
                 )
             }
             memory.write(s.physicalAddress, image.bytes[s.fileOffset..<s.fileOffset + s.fileSize])

@@ -58,7 +58,7 @@ extension Machine {
     }
 
     /// `monitor vcpus`: each vCPU as `info threads` shows it, and, with an in-kernel LAPIC, its KVM_GET_MP_STATE.
-    func vcpusReport() -> String {
+    private func vcpusReport() -> String {
         var out = ""
         for thread in threadIDs {
             guard let ctx = try? context(thread), let line = threadExtraInfo(thread) else { continue }
@@ -119,7 +119,7 @@ extension Machine {
         return parts.joined(separator: ", ")
     }
 
-    func syncStats(reset: Bool) -> String {
+    private func syncStats(reset: Bool) -> String {
         var out = ""
         for ctx in contexts {
             if reset {
@@ -193,12 +193,12 @@ extension Machine {
     #endif
 
     /// Bytes as they lie in memory, as one hex number per byte run: [0xcc] is "cc".
-    func hexBytes(_ bytes: [UInt8]) -> String {
+    private func hexBytes(_ bytes: [UInt8]) -> String {
         if bytes.count == 1 { return String(bytes[0], radix: 16) }
         return bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 
-    func name(_ g: SyncGroup) -> String { g.isEmpty ? "-" : registerTable.groupName(g) }
+    private func name(_ g: SyncGroup) -> String { g.isEmpty ? "-" : registerTable.groupName(g) }
 
     private func breakpointReport() -> String {
         var out = "Z0 strategy: \(strategy.placement.summary(host))\n"
